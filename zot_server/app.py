@@ -1,0 +1,100 @@
+"""Build the ASGI application: Connexion routes the effective spec to the handler modules."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import connexion
+import flask
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from connexion.middleware.context import ContextMiddleware
+from connexion.middleware.exceptions import ExceptionMiddleware
+from connexion.middleware.lifespan import LifespanMiddleware
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.middleware.server_error import ServerErrorMiddleware
+from starlette.exceptions import HTTPException
+
+from .errors import RegistryError
+from .registry import Registry, Settings
+from .resolver import OperationResolver
+from .spec import effective_spec
+from .wsgi import BodyPassthrough
+
+log = logging.getLogger("zot_server")
+
+# Connexion's own request/response validators are left out: openapi-core validates against
+# the same effective spec (zot_server.contract), and two validators would disagree.
+MIDDLEWARES = [
+    ServerErrorMiddleware,
+    ExceptionMiddleware,
+    RoutingMiddleware,
+    LifespanMiddleware,
+    ContextMiddleware,
+]
+
+_STATUS_CODES = {
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    413: "PAYLOAD_TOO_LARGE",
+}
+
+
+def _oci(exc: RegistryError) -> ConnexionResponse:
+    return ConnexionResponse(
+        status_code=exc.status,
+        body=exc.body(),
+        content_type="application/json",
+        headers={"Docker-Distribution-API-Version": "registry/2.0", **exc.headers},
+    )
+
+
+def _http_error(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
+    code = _STATUS_CODES.get(exc.status_code, "BAD_REQUEST" if exc.status_code < 500 else "UNKNOWN")
+    detail = {"method": request.method, "path": request.url.path[:300]}
+    headers = {}
+    if exc.status_code == 405 and exc.headers and "Allow" in exc.headers:
+        headers["Allow"] = exc.headers["Allow"]
+    return _oci(
+        RegistryError(
+            code,
+            str(exc.detail)[:300] or None,
+            detail=detail,
+            status=exc.status_code,
+            headers=headers,
+        )
+    )
+
+
+def _server_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _oci(RegistryError("UNKNOWN", "internal server error", status=500))
+
+
+def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
+    settings = settings or Settings()
+    spec, _ = effective_spec(settings.swagger)
+    registry = Registry.from_settings(settings)
+    resolver = OperationResolver()
+
+    app = connexion.FlaskApp(__name__, middlewares=list(MIDDLEWARES))
+    app.add_api(spec, resolver=resolver, resolver_error=501)
+    app.add_wsgi_middleware(BodyPassthrough)
+    app.add_error_handler(HTTPException, _http_error)
+    app.add_error_handler(Exception, _server_error)
+
+    flask_app: flask.Flask = app.app
+    flask_app.extensions["zot"] = registry
+    flask_app.extensions["zot.spec"] = spec
+    flask_app.extensions["zot.resolver"] = resolver
+
+    # Connexion builds its middleware (and registers the Flask routes) at the first request;
+    # build it now so a broken spec or resolver fails at start-up, not on every request.
+    app.middleware.app, app.middleware.middleware_stack = app.middleware._build_middleware_stack()
+
+    @flask_app.get("/swagger.json")
+    def swagger_json() -> flask.Response:
+        return flask.Response(json.dumps(spec), content_type="application/json")
+
+    return app

@@ -1,0 +1,27 @@
+"""Handler modules, one per resource. The route table is the swagger file.
+
+Each handler names the operation it serves with :func:`handles`: by operationId where
+upstream's file has one, otherwise by method and path (parameter names do not matter, so an
+upstream rename of ``{session_id}`` keeps routing). :mod:`zot_server.resolver` collects them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+F = TypeVar("F", bound=Callable)
+
+
+def handles(
+    method: str, path: str | None = None, operation_id: str | None = None
+) -> Callable[[F], F]:
+    """Mark a function as the handler of one swagger operation."""
+
+    def mark(fn: F) -> F:
+        keys = list(getattr(fn, "__zot_operations__", []))
+        keys.append((method.upper(), path, operation_id))
+        fn.__zot_operations__ = keys  # type: ignore[attr-defined]
+        return fn
+
+    return mark

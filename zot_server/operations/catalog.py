@@ -1,0 +1,16 @@
+"""``/v2/_catalog``: the repositories this registry holds."""
+
+from __future__ import annotations
+
+import flask
+
+from ..context import storage
+from ..pagination import page
+from ..responses import json_response
+from . import handles
+
+
+@handles("GET", "/v2/_catalog")
+def list_repositories() -> flask.Response:
+    names, headers = page(storage().repositories(), "/v2/_catalog")
+    return json_response({"repositories": names}, headers=headers)

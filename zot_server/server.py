@@ -1,0 +1,60 @@
+"""Run the registry under gunicorn with uvicorn workers."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from gunicorn.app.base import BaseApplication
+
+from .registry import Settings
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        s = self.settings
+        options = {
+            "bind": f"{s.address}:{s.port}",
+            "workers": s.workers,
+            "worker_class": "uvicorn_worker.UvicornWorker",
+            "timeout": 300,  # a worker streaming a large blob is busy, not hung
+            "graceful_timeout": 10,
+            "keepalive": 75,
+            "control_socket_disable": True,
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "warning",
+        }
+        for key, value in options.items():
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
+
+    def load(self):
+        from .app import create_app
+
+        return create_app(self.settings)
+
+
+def run(settings: Settings) -> int:
+    """Serve until interrupted; prints where it listens and where it stores."""
+    root = os.path.abspath(settings.root)
+    os.makedirs(root, exist_ok=True)
+    # Build once in the parent: a spec or config error stops the start with a clear message.
+    from .app import create_app
+
+    create_app(settings)
+    print(
+        f"zot-server listening on http://{settings.address}:{settings.port}/v2/ "
+        f"storing in {root} ({settings.workers} workers)",
+        flush=True,
+    )
+    _Gunicorn(settings).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(Settings()))

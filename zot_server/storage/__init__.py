@@ -1,0 +1,31 @@
+"""Storage back ends. Handlers talk to :class:`~zot_server.storage.base.Storage` only."""
+
+from .base import (
+    BlobNotFound,
+    BlobReader,
+    DigestMismatch,
+    ManifestNotFound,
+    ManifestRecord,
+    RepositoryNotFound,
+    Storage,
+    StorageError,
+    StorageFull,
+    UploadNotFound,
+    UploadOffsetMismatch,
+)
+from .local import LocalStorage
+
+__all__ = [
+    "BlobNotFound",
+    "BlobReader",
+    "DigestMismatch",
+    "LocalStorage",
+    "ManifestNotFound",
+    "ManifestRecord",
+    "RepositoryNotFound",
+    "Storage",
+    "StorageError",
+    "StorageFull",
+    "UploadNotFound",
+    "UploadOffsetMismatch",
+]

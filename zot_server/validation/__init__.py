@@ -1,0 +1,1 @@
+"""Checks the swagger file cannot express: manifest bodies against the image-spec rules."""
