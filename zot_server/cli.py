@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable
 
 from .registry import DEFAULT_ADDRESS, DEFAULT_PORT, DEFAULT_ROOT, Settings
@@ -75,6 +76,8 @@ def _load_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # connexion imports starlette's test client at import time, which warns about httpx.
+    warnings.filterwarnings("ignore", message=".*httpx.*", module="connexion.*")
     _load_commands()
     parser = argparse.ArgumentParser(prog="zot-server", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import importlib.util
 import json
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,11 @@ def spec_dir() -> Path:
     checkout = Path(__file__).resolve().parent.parent / "swagger"
     if (checkout / "swagger.json").is_file():
         return checkout
-    return Path(str(resources.files("zot_server.spec_files")))
+    # Installed: swagger/ ships as the data-only namespace package zot_server.spec_files.
+    found = importlib.util.find_spec("zot_server.spec_files")
+    if found is None or not found.submodule_search_locations:
+        raise FileNotFoundError("swagger/ is neither in a checkout nor installed")
+    return Path(list(found.submodule_search_locations)[0])
 
 
 def normalize_path(path: str) -> str:
