@@ -15,6 +15,7 @@ from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from starlette.exceptions import HTTPException
 
+from .contract.middleware import ContractMiddleware, setup_from_settings
 from .errors import RegistryError
 from .registry import Registry, Settings
 from .resolver import OperationResolver
@@ -29,6 +30,7 @@ MIDDLEWARES = [
     ServerErrorMiddleware,
     ExceptionMiddleware,
     RoutingMiddleware,
+    ContractMiddleware,
     LifespanMiddleware,
     ContextMiddleware,
 ]
@@ -79,7 +81,8 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     resolver = OperationResolver()
 
     app = connexion.FlaskApp(__name__, middlewares=list(MIDDLEWARES))
-    app.add_api(spec, resolver=resolver, resolver_error=501)
+    contract = setup_from_settings(spec, settings)
+    app.add_api(spec, resolver=resolver, resolver_error=501, contract=contract)
     app.add_wsgi_middleware(BodyPassthrough)
     app.add_error_handler(HTTPException, _http_error)
     app.add_error_handler(Exception, _server_error)
@@ -96,5 +99,11 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     @flask_app.get("/swagger.json")
     def swagger_json() -> flask.Response:
         return flask.Response(json.dumps(spec), content_type="application/json")
+
+    @flask_app.get("/openapi.json")
+    def openapi_json() -> flask.Response:
+        return flask.Response(
+            json.dumps(contract.contract.openapi), content_type="application/json"
+        )
 
     return app

@@ -22,6 +22,7 @@ class Settings:
     port: int = DEFAULT_PORT
     workers: int = 2
     strict: bool = False
+    contract_report: str | None = None  # violation report (strict); default <root>/.zot-server/
     swagger: str | None = None  # another swagger file (e.g. a newer upstream revision)
     fsync: bool = True
     config: dict[str, Any] = field(default_factory=dict)  # the zot config file, as read

@@ -1,0 +1,189 @@
+"""openapi-core validators over the converted effective spec, built once at start-up.
+
+Only parameters, headers and JSON bodies are validated: blob and manifest bodies stream past
+(manifests are checked by :mod:`zot_server.validation`), and a blob response is judged by its
+status and headers alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema_path import SchemaPath
+from openapi_core.casting.schemas.exceptions import CastError
+from openapi_core.datatypes import RequestParameters
+from openapi_core.deserializing.exceptions import DeserializeError
+from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+from openapi_core.validation.request.exceptions import (
+    MissingParameterError,
+    MissingRequiredRequestBody,
+    ParameterValidationError,
+    RequestBodyValidationError,
+)
+from openapi_core.validation.request.validators import (
+    V30RequestBodyValidator,
+    V30RequestParametersValidator,
+)
+from openapi_core.validation.response.validators import (
+    V30ResponseDataValidator,
+    V30ResponseHeadersValidator,
+)
+from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from .convert import convert
+from .routes import Route, RouteTable
+
+JSON_BODY_LIMIT = 1 << 20  # a JSON request body bigger than this is refused, not buffered
+
+
+def _json_loads(raw: bytes | str) -> Any:
+    return json.loads(raw) if raw else None
+
+
+def is_plain_json(media_type: str) -> bool:
+    """``application/json`` (with parameters): the bodies validated here."""
+    return media_type.split(";")[0].strip().lower() == "application/json"
+
+
+@dataclass
+class Request:
+    """What openapi-core reads from a request (its ``Request`` protocol)."""
+
+    method: str
+    path: str
+    parameters: RequestParameters
+    content_type: str = ""
+    body: bytes | None = None
+    host_url: str = "http://localhost"
+
+
+@dataclass
+class Response:
+    status_code: int
+    headers: Headers
+    content_type: str = ""
+    data: bytes | None = b""
+
+
+@dataclass
+class Problem:
+    """One broken rule: what and where, plus the OCI code that fits it best."""
+
+    rule: str
+    code: str = "BAD_REQUEST"
+    status: int = 400
+
+
+def _cause_text(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, InvalidSchemaValue):
+        errors = [getattr(e, "message", str(e)) for e in cause.schema_errors]
+        return "; ".join(errors) or str(cause)
+    if isinstance(cause, (CastError, DeserializeError)):
+        return str(cause)
+    if cause is not None and not isinstance(cause, RequestBodyValidationError):
+        return str(cause)
+    return ""
+
+
+def _param_code(name: str) -> str:
+    return {"name": "NAME_INVALID", "digest": "DIGEST_INVALID"}.get(name, "BAD_REQUEST")
+
+
+def describe(exc: BaseException) -> Problem:
+    """A readable rule for an openapi-core error, naming the parameter or body it concerns."""
+    if isinstance(exc, ParameterValidationError):
+        text = f"{exc}"
+        cause = "" if isinstance(exc, MissingParameterError) else _cause_text(exc)
+        return Problem(f"{text}: {cause}" if cause else text, _param_code(exc.name))
+    if isinstance(exc, MediaTypeNotFound):
+        return Problem(
+            f"content type {exc.mimetype!r} is not one of {list(exc.availableMimetypes)}",
+            "UNSUPPORTED_MEDIA_TYPE",
+            415,
+        )
+    if isinstance(exc, RequestBodyValidationError):
+        cause = exc.__cause__
+        if isinstance(cause, MediaTypeNotFound):
+            return describe(cause)
+        if isinstance(exc, MissingRequiredRequestBody):
+            return Problem("request body is required")
+        detail = _cause_text(exc)
+        return Problem(f"request body: {detail}" if detail else str(exc))
+    detail = _cause_text(exc)
+    return Problem(f"{exc}: {detail}" if detail else str(exc))
+
+
+def headers_of(raw: list[tuple[bytes, bytes]]) -> Headers:
+    return Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw])
+
+
+class Contract:
+    """The effective spec as OpenAPI 3, its route table and its validators."""
+
+    def __init__(self, swagger: dict) -> None:
+        self.openapi = convert(swagger)
+        self.spec = SchemaPath.from_dict(self.openapi)
+        self.routes = RouteTable(self.openapi, self.spec)
+        options = {
+            "path_finder_cls": self.routes.finder_class(),
+            "spec_validator_cls": None,  # validated once below, not per validator
+            "extra_media_type_deserializers": {"application/json": _json_loads},
+        }
+        self._params = V30RequestParametersValidator(self.spec, **options)
+        self._body = V30RequestBodyValidator(self.spec, **options)
+        self._data = V30ResponseDataValidator(self.spec, **options)
+        self._headers = V30ResponseHeadersValidator(self.spec, **options)
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        return self.routes.match(method, path)
+
+    @staticmethod
+    def validates_body(route: Route) -> bool:
+        """Only operations taking plain JSON bodies; blobs and manifests stream past."""
+        return bool(route.body_types) and all(is_plain_json(t) for t in route.body_types)
+
+    def request_problems(self, request: Request, route: Route) -> list[Problem]:
+        errors = list(self._params.iter_errors(request))
+        if self.validates_body(route):
+            errors += list(self._body.iter_errors(request))
+        return [describe(e) for e in errors]
+
+    def response_problems(
+        self, request: Request, response: Response, body_checked: bool
+    ) -> list[str]:
+        errors = list(self._headers.iter_errors(request, response))
+        if body_checked:
+            errors += list(self._data.iter_errors(request, response))
+        return [describe(e).rule for e in errors]
+
+    @staticmethod
+    def response_is_binary(route: Route, status: int, content_type: str) -> bool:
+        """A blob (or other non-JSON) body: checked by status and headers only."""
+        responses = route.operation.get("responses", {})
+        declared = responses.get(str(status)) or responses.get("default") or {}
+        types = list((declared.get("content") or {}).keys())
+        if content_type and "json" in content_type.lower():
+            return False
+        return any("json" not in t for t in types) or not types
+
+
+def build_request(scope: dict, params: dict[str, str], body: bytes | None) -> Request:
+    headers = headers_of(scope.get("headers", []))
+    query = ImmutableMultiDict(_parse_query(scope.get("query_string", b"").decode("latin-1")))
+    return Request(
+        method=scope["method"].lower(),
+        path=scope.get("path", "/"),
+        parameters=RequestParameters(query=query, header=headers, path=params),
+        content_type=headers.get("Content-Type", ""),
+        body=body,
+    )
+
+
+def _parse_query(qs: str) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(qs, keep_blank_values=True)
