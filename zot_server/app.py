@@ -15,6 +15,7 @@ from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from starlette.exceptions import HTTPException
 
+from .auth import AuthMiddleware, Security
 from .contract.middleware import ContractMiddleware, setup_from_settings
 from .errors import RegistryError
 from .registry import Registry, Settings
@@ -30,6 +31,7 @@ MIDDLEWARES = [
     ServerErrorMiddleware,
     ExceptionMiddleware,
     RoutingMiddleware,
+    AuthMiddleware,  # bound to this server's Security in create_app
     ContractMiddleware,
     LifespanMiddleware,
     ContextMiddleware,
@@ -80,7 +82,11 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     registry = Registry.from_settings(settings)
     resolver = OperationResolver()
 
-    app = connexion.FlaskApp(__name__, middlewares=list(MIDDLEWARES))
+    registry.security = Security.from_settings(settings, registry.storage)
+    middlewares = [
+        AuthMiddleware.bind(registry.security) if m is AuthMiddleware else m for m in MIDDLEWARES
+    ]
+    app = connexion.FlaskApp(__name__, middlewares=middlewares)
     contract = setup_from_settings(spec, settings)
     app.add_api(spec, resolver=resolver, resolver_error=501, contract=contract)
     app.add_wsgi_middleware(BodyPassthrough)

@@ -12,6 +12,7 @@ from .errors import RegistryError
 from .responses import STREAM_BLOCK
 
 if TYPE_CHECKING:
+    from .auth.identity import Identity
     from .registry import Registry
     from .storage import Storage
 
@@ -54,3 +55,11 @@ def query_value(key: str) -> str | None:
     if len(values) > 1:
         raise RegistryError("BAD_REQUEST", f"query parameter {key} given {len(values)} times")
     return values[0] if values else None
+
+
+def identity() -> Identity:
+    """Who sent this request, as zot_server.auth established it (anonymous without auth)."""
+    from .auth.identity import ANONYMOUS, SCOPE_KEY
+
+    scope = flask.request.environ.get("asgi.scope") or {}
+    return scope.get(SCOPE_KEY, ANONYMOUS)

@@ -26,12 +26,19 @@ class Settings:
     swagger: str | None = None  # another swagger file (e.g. a newer upstream revision)
     fsync: bool = True
     config: dict[str, Any] = field(default_factory=dict)  # the zot config file, as read
+    config_path: str | None = None
+    realm: str = "zot"  # named in the Basic challenge (http.realm)
+    tls_cert: str | None = None  # http.tls: serve HTTPS with these files
+    tls_key: str | None = None
+    log_level: str = "warning"
+    compat: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Registry:
     settings: Settings
     storage: Storage
+    security: Any = None  # zot_server.auth.Security, set by create_app
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Registry:

@@ -29,6 +29,8 @@ class _Gunicorn(BaseApplication):
             "errorlog": "-",
             "loglevel": "warning",
         }
+        if s.tls_cert:  # http.tls in the zot config file
+            options.update(certfile=s.tls_cert, keyfile=s.tls_key)
         for key, value in options.items():
             if key in self.cfg.settings:
                 self.cfg.set(key, value)
@@ -47,8 +49,9 @@ def run(settings: Settings) -> int:
     from .app import create_app
 
     create_app(settings)
+    scheme = "https" if settings.tls_cert else "http"
     print(
-        f"zot-server listening on http://{settings.address}:{settings.port}/v2/ "
+        f"zot-server listening on {scheme}://{settings.address}:{settings.port}/v2/ "
         f"storing in {root} ({settings.workers} workers)",
         flush=True,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flask
 
-from ..context import storage
+from ..context import identity, registry, storage
 from ..pagination import page
 from ..responses import json_response
 from . import handles
@@ -12,5 +12,6 @@ from . import handles
 
 @handles("GET", "/v2/_catalog")
 def list_repositories() -> flask.Response:
-    names, headers = page(storage().repositories(), "/v2/_catalog")
+    names = registry().security.readable(identity(), storage().repositories())
+    names, headers = page(names, "/v2/_catalog")
     return json_response({"repositories": names}, headers=headers)
