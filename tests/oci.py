@@ -71,6 +71,11 @@ class Client:
             data=data,
             headers={"Content-Type": "application/octet-stream"},
         )
+        if r.status_code == 202:  # no single-POST push (distribution 2.8): POST then PUT
+            r = self.http.put(
+                location(self, r), params={"digest": digest}, data=data,
+                headers={"Content-Type": "application/octet-stream"},
+            )  # fmt: skip
         assert r.status_code == 201, (r.status_code, r.text)
         return digest
 
