@@ -74,6 +74,15 @@ def from_storage_error(exc: Exception) -> RegistryError:
     """Translate a storage back end's error into the OCI error a client should see."""
     from . import storage  # the storage layer knows nothing of this module
 
+    if isinstance(exc, storage.ManifestBlobMissing):
+        return RegistryError("MANIFEST_BLOB_UNKNOWN", detail={"digest": str(exc)})
+    if isinstance(exc, storage.BlobReferenced):
+        return RegistryError(
+            "DENIED",
+            "a manifest still references this blob",
+            detail={"digest": str(exc)},
+            status=405,
+        )
     if isinstance(exc, storage.BlobNotFound):
         return RegistryError("BLOB_UNKNOWN", detail={"digest": str(exc)})
     if isinstance(exc, storage.ManifestNotFound):

@@ -25,6 +25,15 @@ class Settings:
     contract_report: str | None = None  # violation report (strict); default <root>/.zot-server/
     swagger: str | None = None  # another swagger file (e.g. a newer upstream revision)
     fsync: bool = True
+    # Storage upkeep, named after zot's keys (storage.dedupe, storage.gc, storage.gcDelay,
+    # storage.gcInterval, storage.retention.delay, retention policy deleteUntagged); seconds.
+    dedupe: bool = True
+    gc: bool = True
+    gc_delay: float = 3600.0  # unreferenced blobs and idle upload sessions younger than this stay
+    gc_interval: float = 3600.0  # background GC period; 0 turns the background pass off
+    gc_untagged: bool = False  # also remove untagged manifests nothing references
+    retention_delay: float = 86400.0  # grace for untagged manifests and orphaned referrers
+    body_timeout: float = 60.0  # longest wait for the next piece of a request body
     config: dict[str, Any] = field(default_factory=dict)  # the zot config file, as read
     config_path: str | None = None
     realm: str = "zot"  # named in the Basic challenge (http.realm)
@@ -43,4 +52,5 @@ class Registry:
     @classmethod
     def from_settings(cls, settings: Settings) -> Registry:
         os.makedirs(settings.root, exist_ok=True)
-        return cls(settings, LocalStorage(settings.root, fsync=settings.fsync))
+        storage = LocalStorage(settings.root, fsync=settings.fsync, dedupe=settings.dedupe)
+        return cls(settings, storage)

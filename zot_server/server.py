@@ -37,8 +37,13 @@ class _Gunicorn(BaseApplication):
 
     def load(self):
         from .app import create_app
+        from .storage.gc import start_background
+        from .timeouts import BodyTimeout
 
-        return create_app(self.settings)
+        app = create_app(self.settings)
+        # load() runs in each worker (no preload): one GC thread per worker, one pass at a time.
+        start_background(app.app.extensions["zot"].storage, self.settings)
+        return BodyTimeout(app, self.settings.body_timeout)
 
 
 def run(settings: Settings) -> int:

@@ -3,7 +3,9 @@
 from .base import (
     BlobNotFound,
     BlobReader,
+    BlobReferenced,
     DigestMismatch,
+    ManifestBlobMissing,
     ManifestNotFound,
     ManifestRecord,
     RepositoryNotFound,
@@ -18,8 +20,10 @@ from .local import LocalStorage
 __all__ = [
     "BlobNotFound",
     "BlobReader",
+    "BlobReferenced",
     "DigestMismatch",
     "LocalStorage",
+    "ManifestBlobMissing",
     "ManifestNotFound",
     "ManifestRecord",
     "RepositoryNotFound",

@@ -30,6 +30,14 @@ class ManifestNotFound(StorageError):
     pass
 
 
+class BlobReferenced(StorageError):
+    """A blob a manifest of the repository still needs cannot be deleted (zot: 405 DENIED)."""
+
+
+class ManifestBlobMissing(StorageError):
+    """A manifest names a blob or child manifest that is not (or no longer) in the repository."""
+
+
 class UploadNotFound(StorageError):
     pass
 

@@ -5,6 +5,7 @@
     <root>/<repo>/blobs/<alg>/<hex>           blobs and manifests, content addressed
     <root>/<repo>/.uploads/<id>               upload sessions, staged apart
     <root>/.zot-server/locks/<hash>.lock      one lock file per repository
+    <root>/.zot-server/blobs/<alg>/<hex>      shared copies (dedupe): repositories hard-link these
 
 A repository directory is a valid OCI image layout at every instant, so ``skopeo copy
 oci:<root>/<repo>:<tag>`` reads it directly. Blobs are written to the staging area, fsynced and
@@ -30,7 +31,9 @@ from contextlib import contextmanager
 from .base import (
     BlobNotFound,
     BlobReader,
+    BlobReferenced,
     DigestMismatch,
+    ManifestBlobMissing,
     ManifestNotFound,
     ManifestRecord,
     RepositoryNotFound,
@@ -39,6 +42,7 @@ from .base import (
     UploadNotFound,
     UploadOffsetMismatch,
 )
+from .gc import children, reachable
 
 REF_NAME = "org.opencontainers.image.ref.name"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -98,10 +102,13 @@ class _HashCache:
 class LocalStorage(Storage):
     """OCI image layouts under ``root``; safe for many threads and many processes."""
 
-    def __init__(self, root: str, fsync: bool = True) -> None:
+    def __init__(self, root: str, fsync: bool = True, dedupe: bool = True) -> None:
         self.root = os.path.realpath(root)
         self.fsync = fsync
+        self.dedupe = dedupe
+        self.shared_root = os.path.join(self.root, META, "blobs")
         os.makedirs(os.path.join(self.root, META, "locks"), exist_ok=True)
+        open(os.path.join(self.root, META, "locks", "gc.lock"), "ab").close()  # see storage.gc
         self._hashes = _HashCache()
         self._index_cache: dict[str, tuple[tuple[int, int, int], list[dict]]] = {}
         self._manifest_cache: OrderedDict[str, bytes] = OrderedDict()
@@ -168,10 +175,48 @@ class LocalStorage(Storage):
         return BlobReader(digest=digest, size=size, path=path)
 
     def delete_blob(self, name: str, digest: str) -> None:
+        """Refused (as zot does) while a manifest of the repository still needs the blob."""
+        path = self._blob_path(name, digest)
+        if not os.path.isfile(path):
+            raise BlobNotFound(digest)
+        with self._locked(name):
+            try:
+                entries = self._read_index(self._repo(name))
+            except RepositoryNotFound:
+                entries = []
+            if digest in reachable(lambda d: self._body_or_none(name, d), entries):
+                raise BlobReferenced(digest)
+            try:
+                os.unlink(path)
+            except (FileNotFoundError, NotADirectoryError):
+                raise BlobNotFound(digest) from None
+
+    def _body_or_none(self, name: str, digest: str) -> bytes | None:
         try:
-            os.unlink(self._blob_path(name, digest))
-        except (FileNotFoundError, NotADirectoryError):
-            raise BlobNotFound(digest) from None
+            return self._manifest_body(name, digest)
+        except (ManifestNotFound, OSError):
+            return None
+
+    @staticmethod
+    def _touch(path: str) -> None:
+        """Make an existing blob young again, so GC's grace delay protects it anew."""
+        try:
+            os.utime(path)
+        except FileNotFoundError:
+            pass
+
+    def _link(self, src: str, dst: str) -> bool:
+        """Hard-link ``src`` at ``dst`` atomically; False if ``src`` is gone."""
+        staged = os.path.join(os.path.dirname(dst), f".link-{uuid.uuid4().hex}")
+        try:
+            os.link(src, staged)
+        except FileNotFoundError:
+            return False
+        os.replace(staged, dst)
+        # rename(2) of two links to one inode "does nothing": a racing push linked it first.
+        if os.path.lexists(staged):
+            os.unlink(staged)
+        return True
 
     def mount_blob(self, name: str, source: str, digest: str) -> bool:
         try:
@@ -182,15 +227,10 @@ class LocalStorage(Storage):
         self._ensure_layout(name)
         dst = self._blob_path(name, digest)
         if os.path.exists(dst):
+            self._touch(dst)
             return True
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        staged = os.path.join(os.path.dirname(dst), f".mount-{uuid.uuid4().hex}")
-        try:
-            os.link(src, staged)  # same root, same filesystem: one copy on disk
-        except FileNotFoundError:
-            return False
-        os.replace(staged, dst)
-        return True
+        return self._link(src, dst)  # same root, same filesystem: one copy on disk
 
     def _publish(self, name: str, staged: str, digest: str) -> None:
         """Move a verified, fsynced staging file to its content address."""
@@ -199,8 +239,32 @@ class LocalStorage(Storage):
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         if os.path.exists(dst):
             os.unlink(staged)  # identical content is already there
+            self._touch(dst)
+            return
+        if self.dedupe:
+            self._publish_shared(staged, digest, dst)
             return
         os.replace(staged, dst)
+        if self.fsync:
+            _fsync_dir(os.path.dirname(dst))
+
+    def _publish_shared(self, staged: str, digest: str, dst: str) -> None:
+        """Link the shared copy into the repository, creating it from ``staged`` if absent.
+
+        GC may remove an unlinked shared copy between our check and our link: the link then
+        fails and the verified staging file becomes the shared copy instead.
+        """
+        algorithm, encoded = digest.split(":", 1)
+        shared = os.path.join(self.shared_root, algorithm, encoded)
+        if self._link(shared, dst):
+            os.unlink(staged)
+        else:
+            os.makedirs(os.path.dirname(shared), exist_ok=True)
+            os.replace(staged, shared)  # renamed just now: young, so GC leaves it alone
+            if self.fsync:
+                _fsync_dir(os.path.dirname(shared))
+            if not self._link(shared, dst):
+                raise FileNotFoundError(shared)
         if self.fsync:
             _fsync_dir(os.path.dirname(dst))
 
@@ -379,13 +443,18 @@ class LocalStorage(Storage):
     ) -> None:
         repo = self._ensure_layout(name)
         dst = self._blob_path(name, digest)
-        if not os.path.exists(dst):
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            self._write_atomic(dst, body)
         descriptor = {"mediaType": media_type, "digest": digest, "size": len(body)}
         tags = list(dict.fromkeys(tags))
         with self._locked(name):
+            # GC and blob deletes take this lock too: what the manifest names is checked
+            # and the index written without either of them running in between.
             manifests = list(self._read_index(repo))
+            self._require_children(name, body, manifests)
+            if os.path.exists(dst):
+                self._touch(dst)
+            else:
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                self._write_atomic(dst, body)
             kept: list[dict] = []
             orphaned: set[str] = set()
             for entry in manifests:
@@ -411,6 +480,16 @@ class LocalStorage(Storage):
                     )
                     present.add(entry["digest"])
             self._write_index(repo, kept)
+
+    def _require_children(self, name: str, body: bytes, manifests: list[dict]) -> None:
+        blobs, children_ = children(body)
+        listed = {e.get("digest") for e in manifests}
+        for digest in sorted(blobs):
+            if not os.path.isfile(self._blob_path(name, digest)):
+                raise ManifestBlobMissing(digest)
+        for digest in sorted(children_):
+            if digest not in listed:
+                raise ManifestBlobMissing(digest)
 
     def delete_manifest(self, name: str, reference: str) -> None:
         repo = self._repo(name)
