@@ -215,6 +215,8 @@ def scenario_manifest_put(rec: Recorder, data: dict) -> None:
     rec(
         "head-digest", "HEAD", f"/v2/{n}/manifests/{image.digest}", headers={"Accept": OCI_MANIFEST}
     )
+    rec("get-tag-not-accepted", "GET", f"/v2/{n}/manifests/v1",
+        headers={"Accept": DOCKER_MANIFEST})  # fmt: skip
     rec("get-missing", "GET", f"/v2/{n}/manifests/nope")
     rec("head-missing", "HEAD", f"/v2/{n}/manifests/nope")
     rec("not-json", "PUT", f"/v2/{n}/manifests/v2", data=b"{oops", headers=mt)

@@ -200,6 +200,20 @@ def test_referrers_artifact_type_falls_back_to_config_media_type(client):
     assert entry["artifactType"] == doc["config"]["mediaType"]
 
 
+def test_index_referrer_without_artifact_type_omits_it(client):
+    """v1.1 referrers: an index without artifactType has none in its descriptor."""
+    name, subject, child = unique("refs"), random_image(layers=1), random_image(layers=1)
+    client.push_image(name, "app", subject)
+    client.push_image(name, "child", child)
+    body = index_of([descriptor(OCI_MANIFEST, child.manifest)],
+                    subject=descriptor(OCI_MANIFEST, subject.manifest))  # fmt: skip
+    assert client.push_manifest(name, sha256(body), body, media_type=OCI_INDEX).status_code == 201
+    r = client.http.get(client.url(f"/v2/{name}/referrers/{subject.digest}"))
+    assert r.json()["manifests"] == [
+        {"mediaType": OCI_INDEX, "digest": sha256(body), "size": len(body)}
+    ]
+
+
 def test_referrers_of_unknown_subject_is_an_empty_index(referred):
     client, name, *_ = referred
     for repo in (name, unique("nothing")):
@@ -361,6 +375,16 @@ def test_error_bodies_use_spec_codes(client):
         ("POST", f"/v2/{name}/blobs/uploads/?digest=sha256:x", {}, 400),
         ("PUT", f"/v2/{name}/manifests/v1", {"Content-Type": OCI_MANIFEST}, 400),
         ("GET", "/v2/NO/tags/list", {}, 400),
+        # conformance 07: a PUT by a malformed digest is 400 with a spec code.
+        ("PUT", f"/v2/{name}/manifests/sha256:totallywrong", {"Content-Type": OCI_MANIFEST}, 400),
+        ("DELETE", f"/v2/{name}/manifests/{missing}", {}, 404),
+        ("DELETE", f"/v2/{name}/blobs/{missing}", {}, 404),
+        (
+            "PATCH",
+            f"/v2/{name}/blobs/uploads/{'0' * 32}",
+            {"Content-Type": "application/octet-stream"},
+            404,
+        ),
     ]
     for method, path, headers, status in requests_:
         r = client.http.request(method, client.url(path), headers=headers, data=b"{}")

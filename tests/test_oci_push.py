@@ -229,7 +229,7 @@ def test_put_without_digest_is_rejected(client):
 
 
 @pytest.mark.parametrize("digest", ["sha256:abc", "md5:" + "0" * 32, "sha256:" + "G" * 64])
-def test_malformed_or_unsupported_digest_is_400(client, digest):
+def test_malformed_or_unsupported_digest_is_400(client, server, digest):
     name = unique("push")
     r = client.http.post(
         client.url(f"/v2/{name}/blobs/uploads/"), params={"digest": digest}, data=b"x",
@@ -237,6 +237,40 @@ def test_malformed_or_unsupported_digest_is_400(client, digest):
     )  # fmt: skip
     assert r.status_code == 400
     assert error_codes(r) == ["DIGEST_INVALID"]
+    assert not (server.root / name).exists()  # not even an upload session was left behind
+
+
+def test_retried_chunk_is_416_and_stale_location_still_reports_progress(client):
+    """conformance 02 "Blob Upload Chunked": re-sending chunk 1 to the first Location is out of
+    order; a GET on that Location answers 204 with the Range so far."""
+    name, data = unique("push"), os.urandom(2048)
+    first = start_upload(client, name)
+    r = client.http.patch(first, data=data[:1024], headers={**OCTETS, "Content-Range": "0-1023"})
+    assert r.status_code == 202 and r.headers["Range"] == "0-1023"
+    latest = location(client, r)
+    r = client.http.patch(first, data=data[:1024], headers={**OCTETS, "Content-Range": "0-1023"})
+    assert r.status_code == 416
+    r = client.http.get(first)
+    assert r.status_code == 204 and r.headers["Range"] == "0-1023" and r.headers["Location"]
+    r = client.http.patch(
+        latest, data=data[1024:], headers={**OCTETS, "Content-Range": "1024-2047"}
+    )
+    assert r.status_code == 202
+    r = client.http.put(location(client, r), params={"digest": sha256(data)},
+                        headers={**OCTETS, "Content-Length": "0"})  # fmt: skip
+    assert_created(client, r, name, sha256(data))
+
+
+def test_closed_session_and_other_repositories_sessions_are_unknown(client):
+    name, data = unique("push"), os.urandom(64)
+    session = start_upload(client, name)
+    elsewhere = session.replace(f"/v2/{name}/", f"/v2/{unique('push')}/")
+    r = client.http.patch(elsewhere, data=data, headers=OCTETS)
+    assert r.status_code == 404 and error_codes(r) == ["BLOB_UPLOAD_UNKNOWN"]
+    r = client.http.put(session, params={"digest": sha256(data)}, data=data, headers=OCTETS)
+    assert r.status_code == 201
+    r = client.http.put(session, params={"digest": sha256(data)}, data=data, headers=OCTETS)
+    assert r.status_code == 404 and error_codes(r) == ["BLOB_UPLOAD_UNKNOWN"]
 
 
 def test_sha512_blobs(client):

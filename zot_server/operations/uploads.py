@@ -48,9 +48,10 @@ def start_upload(name: str) -> flask.Response:
             if store.mount_blob(name, source, mount):
                 return _created(name, mount)
         # Not mountable: fall back to an ordinary upload session (end-11).
+    if digest is not None:
+        check_digest(digest)  # before a session exists: a bad request leaves nothing behind
     upload_id = store.start_upload(name)
     if digest is not None:
-        check_digest(digest)
         try:
             store.complete_upload(name, upload_id, digest, body_chunks())
         except BaseException:
