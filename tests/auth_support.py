@@ -89,3 +89,23 @@ def assert_oci_error(r: requests.Response, status: int, code: str) -> None:
     body = r.json()
     assert body["errors"][0]["code"] == code, body
     assert "message" in body["errors"][0]
+
+
+class Servers:
+    """Servers started from config files for one test module, stopped at its end."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.running: list[RunningServer] = []
+
+    def start(self, name: str, http: dict | None = None, **top) -> RunningServer:
+        root = self.base / f"{name}-root"
+        port = free_port()
+        config = write_config(self.base / f"{name}.json", root, port, http, **top)
+        running = RunningServer(root, port=port, extra_args=["--config", str(config)])
+        self.running.append(running)
+        return running.start()
+
+    def close(self) -> None:
+        for running in self.running:
+            running.close()

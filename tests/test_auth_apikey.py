@@ -1,0 +1,163 @@
+"""API keys (``/zot/auth/apikey``) with htpasswd: zot's JSON fields, shown once, stored
+hashed, usable as the Basic password (requests and skopeo --creds), revoked and expired keys
+refused, persisted across a restart."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+from auth_support import Servers, assert_oci_error, oci_layout, skopeo, write_htpasswd
+from conftest import require
+from oci import OCI_MANIFEST
+
+USERS = {"alice": "alice-Pa55-word", "bob": "bob-Pa55-word"}
+ZOT_FIELDS = {"createdAt", "expirationDate", "isExpired", "creatorUa", "generatedBy",
+              "lastUsed", "label", "scopes", "uuid"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    started = Servers(tmp_path_factory.mktemp("apikey"))
+    yield started
+    started.close()
+
+
+@pytest.fixture(scope="module")
+def keyed(servers):
+    htpasswd = write_htpasswd(servers.base / "htpasswd", USERS)
+    auth = {"htpasswd": {"path": str(htpasswd)}, "apikey": True}
+    return servers.start("keyed", {"auth": auth})
+
+
+def create(server, user="alice", **payload) -> requests.Response:
+    headers = {"User-Agent": "key-test/1"}
+    url = server.url + "/zot/auth/apikey"
+    return requests.post(url, json=payload, auth=(user, USERS[user]), headers=headers)
+
+
+def test_create_answers_zot_fields_once_and_list_hides_the_key(keyed):
+    r = create(keyed, label="ci", scopes=["repo1"])
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert set(body) == ZOT_FIELDS | {"apiKey"}
+    assert body["apiKey"].startswith("zak_") and len(body["apiKey"]) == 36
+    assert body["label"] == "ci" and body["scopes"] == ["repo1"] and not body["isExpired"]
+    assert body["creatorUa"] == "key-test/1" and body["generatedBy"] == "manual"
+    assert body["expirationDate"] == "0001-01-01T00:00:00Z"  # Go's zero time: never expires
+    listed = requests.get(keyed.url + "/zot/auth/apikey", auth=("alice", USERS["alice"]))
+    assert listed.status_code == 200
+    keys = listed.json()["apiKeys"]
+    mine = [k for k in keys if k["uuid"] == body["uuid"]]
+    assert len(mine) == 1 and set(mine[0]) == ZOT_FIELDS
+    assert body["apiKey"] not in listed.text
+    others = requests.get(keyed.url + "/zot/auth/apikey", auth=("bob", USERS["bob"])).json()
+    assert body["uuid"] not in [k["uuid"] for k in others["apiKeys"]]  # keys are per user
+
+
+def test_the_key_is_stored_hashed(keyed):
+    key = create(keyed, label="hashed").json()["apiKey"]
+    with open(keyed.root / ".zot-server" / "meta.db", "rb") as f:
+        raw = f.read()
+    wal = keyed.root / ".zot-server" / "meta.db-wal"
+    raw += wal.read_bytes() if wal.exists() else b""
+    assert key.encode() not in raw and key[4:].encode() not in raw
+
+
+def test_a_key_is_a_password_for_its_user_only(keyed):
+    key = create(keyed, label="login").json()["apiKey"]
+    assert requests.get(keyed.url + "/v2/_catalog", auth=("alice", key)).status_code == 200
+    assert_oci_error(requests.get(keyed.url + "/v2/", auth=("bob", key)), 401, "UNAUTHORIZED")
+    assert_oci_error(requests.get(keyed.url + "/v2/", auth=("alice", key + "0")), 401,
+                     "UNAUTHORIZED")  # fmt: skip
+    listed = requests.get(keyed.url + "/zot/auth/apikey", auth=("alice", key)).json()
+    used = [k for k in listed["apiKeys"] if k["label"] == "login"][0]
+    assert used["lastUsed"] != "0001-01-01T00:00:00Z"
+
+
+def test_a_revoked_key_is_refused(keyed):
+    body = create(keyed, label="revoke-me").json()
+    assert requests.get(keyed.url + "/v2/", auth=("alice", body["apiKey"])).status_code == 200
+    r = requests.delete(keyed.url + "/zot/auth/apikey", params={"id": body["uuid"]},
+                        auth=("bob", USERS["bob"]))  # fmt: skip
+    assert r.status_code == 200  # zot answers 200 ...
+    assert requests.get(keyed.url + "/v2/", auth=("alice", body["apiKey"])).status_code == 200
+    r = requests.delete(keyed.url + "/zot/auth/apikey", params={"id": body["uuid"]},
+                        auth=("alice", USERS["alice"]))  # fmt: skip
+    assert r.status_code == 200  # ... but only the owner's revocation removes the key
+    r = requests.get(keyed.url + "/v2/", auth=("alice", body["apiKey"]))
+    assert_oci_error(r, 401, "UNAUTHORIZED")
+    listed = requests.get(keyed.url + "/zot/auth/apikey", auth=("alice", USERS["alice"]))
+    assert body["uuid"] not in listed.text
+
+
+def test_an_expired_key_is_refused(keyed):
+    soon = (datetime.now(UTC) + timedelta(seconds=2)).replace(microsecond=0)
+    body = create(keyed, label="short", expirationDate=soon.isoformat().replace("+00:00", "Z"))
+    assert body.status_code == 201, body.text
+    key = body.json()["apiKey"]
+    assert requests.get(keyed.url + "/v2/", auth=("alice", key)).status_code == 200
+    time.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 0.3)
+    assert_oci_error(requests.get(keyed.url + "/v2/", auth=("alice", key)), 401, "UNAUTHORIZED")
+    listed = requests.get(keyed.url + "/zot/auth/apikey", auth=("alice", USERS["alice"])).json()
+    assert [k["isExpired"] for k in listed["apiKeys"] if k["label"] == "short"] == [True]
+
+
+@pytest.mark.parametrize(
+    "payload, raw",
+    [(None, b"{not json"), (None, b"[1, 2]"), ({"label": 3}, None), ({"scopes": "x"}, None),
+     ({"expirationDate": "tomorrow"}, None), ({"expirationDate": "2001-01-01T00:00:00Z"}, None),
+     ({"expirationDate": "2099-01-01T00:00:00"}, None)],
+)  # fmt: skip
+def test_bad_requests_are_400_and_create_nothing(keyed, payload, raw):
+    before = requests.get(keyed.url + "/zot/auth/apikey", auth=("bob", USERS["bob"])).json()
+    kwargs = {"json": payload} if raw is None else {
+        "data": raw, "headers": {"Content-Type": "application/json"}}  # fmt: skip
+    r = requests.post(keyed.url + "/zot/auth/apikey", auth=("bob", USERS["bob"]), **kwargs)
+    assert_oci_error(r, 400, "BAD_REQUEST")
+    after = requests.get(keyed.url + "/zot/auth/apikey", auth=("bob", USERS["bob"])).json()
+    assert after == before
+    r = requests.delete(keyed.url + "/zot/auth/apikey", auth=("bob", USERS["bob"]))
+    assert_oci_error(r, 400, "BAD_REQUEST")  # no ?id=
+
+
+def test_anonymous_callers_get_401(keyed):
+    for method in ("get", "post", "delete"):
+        r = requests.request(method, keyed.url + "/zot/auth/apikey", json={})
+        assert_oci_error(r, 401, "UNAUTHORIZED")
+        assert r.headers["WWW-Authenticate"] == 'Basic realm="zot"'
+
+
+@pytest.mark.clients
+def test_skopeo_with_an_api_key_as_password(keyed, tmp_path):
+    require("skopeo")
+    key = create(keyed, label="skopeo").json()["apiKey"]
+    layout = oci_layout(tmp_path / "layout")
+    dest = f"docker://{keyed.host}/keyed/app:v1"
+    pushed = skopeo("copy", "--dest-tls-verify=false", "--dest-creds", f"alice:{key}",
+                    f"oci:{layout}:v1", dest)  # fmt: skip
+    assert pushed.returncode == 0, pushed.stderr
+    back = tmp_path / "back"
+    pulled = skopeo("copy", "--src-tls-verify=false", "--src-creds", f"alice:{key}", dest,
+                    f"oci:{back}:v1")  # fmt: skip
+    assert pulled.returncode == 0, pulled.stderr
+    stored = requests.head(keyed.url + "/v2/keyed/app/manifests/v1", auth=("alice", key),
+                           headers={"Accept": OCI_MANIFEST})  # fmt: skip
+    pulled_digest = json.loads((back / "index.json").read_text())["manifests"][0]["digest"]
+    assert stored.headers["Docker-Content-Digest"] == pulled_digest
+    assert key not in keyed.log()
+
+
+def test_keys_persist_across_a_restart(keyed):
+    body = create(keyed, label="durable").json()
+    keyed.stop()
+    keyed.start()
+    assert requests.get(keyed.url + "/v2/", auth=("alice", body["apiKey"])).status_code == 200
+    with sqlite3.connect(keyed.root / ".zot-server" / "meta.db") as db:
+        labels = [row[0] for row in db.execute("SELECT label FROM api_keys")]
+    assert "durable" in labels
+    assert body["apiKey"] not in keyed.log()
