@@ -338,3 +338,47 @@ def test_empty_blob(client):
     digest = client.push_blob(name, b"")
     r = client.http.get(client.url(f"/v2/{name}/blobs/{digest}"))
     assert r.status_code == 200 and r.content == b""
+
+
+def test_chunks_on_separate_connections_cross_workers(server):
+    """Each PATCH on a fresh connection, so chunks of one upload reach different workers."""
+    import requests
+
+    name, data = unique("push"), os.urandom(6 * 40_000)
+    session = start_upload(Client(server.url), name)
+    for offset in range(0, len(data), 40_000):
+        chunk = data[offset : offset + 40_000]
+        with requests.Session() as fresh:
+            headers = {**OCTETS, "Content-Range": f"{offset}-{offset + len(chunk) - 1}"}
+            r = fresh.patch(session, data=chunk, headers=headers)
+            assert r.status_code == 202, r.text
+    for digest in (sha256(data), sha512(data)):
+        other = start_upload(Client(server.url), name)
+        with requests.Session() as fresh:
+            r = fresh.patch(other, data=data, headers=OCTETS)
+            assert r.status_code == 202
+        with requests.Session() as fresh:
+            r = fresh.put(other, params={"digest": digest}, headers=OCTETS)
+        assert r.status_code == 201, r.text
+    with requests.Session() as fresh:
+        r = fresh.put(session, params={"digest": sha256(data)}, headers=OCTETS)
+    assert r.status_code == 201, r.text
+    assert_blob(Client(server.url), name, data)
+    assert_blob(Client(server.url), name, data, sha512(data))
+
+
+def test_manifest_body_sent_chunked(client):
+    from oci import random_image
+
+    name, image = unique("push"), random_image(layers=1)
+    client.push_blob(name, image.config)
+    client.push_blob(name, image.layers[0])
+    half = len(image.manifest) // 2
+    r = client.http.put(
+        client.url(f"/v2/{name}/manifests/v1"),
+        data=iter([image.manifest[:half], image.manifest[half:]]),
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    assert r.request.headers.get("Transfer-Encoding") == "chunked"
+    assert r.status_code == 201, r.text
+    assert client.http.get(client.url(f"/v2/{name}/manifests/v1")).content == image.manifest
