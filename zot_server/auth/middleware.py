@@ -43,17 +43,20 @@ class AuthMiddleware:
             await _refuse(send, outcome)
             return
         scope[SCOPE_KEY] = outcome.identity
-        if not outcome.cookies:
+        extra = [(b"set-cookie", c.encode("latin1")) for c in outcome.cookies]
+        if scope["path"] in ("/v2/", "/v2"):
+            extra += [(k.lower().encode(), v.encode("latin1")) for k, v in
+                      security.version_check_headers(Headers(scope=scope)).items()]  # fmt: skip
+        if not extra:
             await self.app(scope, receive, send)
             return
 
-        async def send_with_cookies(message) -> None:
+        async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":
-                extra = [(b"set-cookie", c.encode("latin1")) for c in outcome.cookies]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
-        await self.app(scope, receive, send_with_cookies)
+        await self.app(scope, receive, send_with_headers)
 
 
 async def _refuse(send, outcome) -> None:

@@ -125,6 +125,15 @@ class Security:
             return self._user(user, "basic")
         return None
 
+    def version_check_headers(self, headers) -> dict[str, str]:
+        """zot names its auth scheme even on a 200 from ``/v2/`` ("allowed-read" mode), so
+        clients that got in anonymously (skopeo) still know to send credentials for a push."""
+        if headers.get(UI_HEADER) == UI_VALUE or not self.authn_enabled:
+            return {}
+        if self.bearer is not None:
+            return {"WWW-Authenticate": f"bearer realm={self.bearer.realm}"}
+        return {"WWW-Authenticate": f"basic realm={self.realm}"}
+
     def basic_challenge(self) -> dict[str, str]:
         return {"WWW-Authenticate": f'Basic realm="{self.realm}"'}
 
