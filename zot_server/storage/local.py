@@ -69,6 +69,22 @@ def _no_space(exc: OSError) -> bool:
     return exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
+def _fetched_elsewhere(body: bytes) -> set[str]:
+    """Layers with ``urls`` (non-distributable): clients fetch them from there, so they need
+    not be in the repository; which of them may be absent the handler has already decided."""
+    try:
+        layers = json.loads(body).get("layers")
+    except (ValueError, AttributeError):
+        return set()
+    if not isinstance(layers, list):
+        return set()
+    return {
+        d["digest"]
+        for d in layers
+        if isinstance(d, dict) and d.get("urls") and isinstance(d.get("digest"), str)
+    }
+
+
 class _HashCache:
     """Running sha256 states of uploads in progress, kept per process.
 
@@ -272,10 +288,34 @@ class LocalStorage(Storage):
     def start_upload(self, name: str) -> str:
         upload_id = uuid.uuid4().hex
         path = self._upload_path(name, upload_id)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "xb"):
-            pass
+        for attempt in range(3):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            try:
+                with open(path, "xb"):
+                    pass
+                return upload_id
+            except FileNotFoundError:  # a failed upload's cleanup removed the empty folder
+                if attempt == 2:
+                    raise
+            except OSError as exc:
+                if _no_space(exc):
+                    raise StorageFull(str(exc)) from exc
+                raise
         return upload_id
+
+    def _prune_empty(self, name: str) -> None:
+        """After a failed or cancelled upload to a repository that never came to be, remove
+        the folders its session created, so bad input leaves the root as it was."""
+        repo = self._repo(name)
+        path = os.path.join(repo, UPLOADS)
+        while path.startswith(self.root + os.sep):
+            if os.path.exists(os.path.join(path, "index.json")):
+                return
+            try:
+                os.rmdir(path)
+            except OSError:  # not empty: in use, or a real repository
+                return
+            path = os.path.dirname(path)
 
     def upload_offset(self, name: str, upload_id: str) -> int:
         try:
@@ -350,6 +390,7 @@ class LocalStorage(Storage):
             actual = f"{algorithm}:{state.hexdigest()}"
             if actual != digest:
                 os.unlink(path)
+                self._prune_empty(name)
                 raise DigestMismatch(digest, actual)
             if self.fsync:
                 os.fsync(f.fileno())
@@ -362,6 +403,7 @@ class LocalStorage(Storage):
         with self._open_upload(name, upload_id):
             os.unlink(path)
         self._hashes.drop(path)
+        self._prune_empty(name)
 
     # -- index ----------------------------------------------------------------------------
     def _read_index(self, repo: str) -> list[dict]:
@@ -483,6 +525,7 @@ class LocalStorage(Storage):
 
     def _require_children(self, name: str, body: bytes, manifests: list[dict]) -> None:
         blobs, children_ = children(body)
+        blobs -= _fetched_elsewhere(body)
         listed = {e.get("digest") for e in manifests}
         for digest in sorted(blobs):
             if not os.path.isfile(self._blob_path(name, digest)):
