@@ -109,3 +109,16 @@ class Servers:
     def close(self) -> None:
         for running in self.running:
             running.close()
+
+
+def module_servers(prefix: str):
+    """A module-scoped ``servers`` fixture: its servers start once per test module."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def servers(tmp_path_factory):
+        started = Servers(tmp_path_factory.mktemp(prefix))
+        yield started
+        started.close()
+
+    return servers

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from auth_support import Servers, assert_oci_error, oci_layout, skopeo, write_htpasswd
+from auth_support import assert_oci_error, module_servers, oci_layout, skopeo, write_htpasswd
 from conftest import require
 from oci import OCI_MANIFEST
 
@@ -20,11 +20,7 @@ ZOT_FIELDS = {"createdAt", "expirationDate", "isExpired", "creatorUa", "generate
               "lastUsed", "label", "scopes", "uuid"}  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    started = Servers(tmp_path_factory.mktemp("apikey"))
-    yield started
-    started.close()
+servers = module_servers("apikey")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from auth_support import Servers, assert_oci_error, oci_layout, skopeo, write_htpasswd
+from auth_support import assert_oci_error, module_servers, oci_layout, skopeo, write_htpasswd
 from conftest import require
 from oci import Client, random_image
 
@@ -17,11 +17,7 @@ USERS = {"alice": "alice-Pa55-word", "bob": "bob-Pa55-word"}
 UI = {"X-ZOT-API-CLIENT": "zot-ui"}
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    started = Servers(tmp_path_factory.mktemp("basic"))
-    yield started
-    started.close()
+servers = module_servers("basic")
 
 
 @pytest.fixture(scope="module")
