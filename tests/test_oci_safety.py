@@ -18,11 +18,13 @@ from zot_server.testing import RunningServer
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every file and directory under ``root`` with a hash of its content."""
+    """Every file and directory under ``root`` with a hash of its content. The (empty)
+    staging directory for uploads may come and go; any file in it still counts."""
     seen: dict[str, str] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         for d in dirnames:
-            seen[os.path.relpath(os.path.join(dirpath, d), root) + "/"] = "dir"
+            if d != ".uploads":
+                seen[os.path.relpath(os.path.join(dirpath, d), root) + "/"] = "dir"
         for f in filenames:
             path = os.path.join(dirpath, f)
             with open(path, "rb") as fh:
