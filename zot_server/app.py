@@ -16,6 +16,7 @@ from connexion.middleware.server_error import ServerErrorMiddleware
 from starlette.exceptions import HTTPException
 
 from .auth import AuthMiddleware, Security
+from .bridge import install as install_bridge
 from .contract.middleware import ContractMiddleware, setup_from_settings
 from .errors import RegistryError
 from .registry import Registry, Settings
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     contract = setup_from_settings(spec, settings)
     app.add_api(spec, resolver=resolver, resolver_error=501, contract=contract)
     app.add_wsgi_middleware(BodyPassthrough)
+    install_bridge(app)  # in place of a2wsgi: fewer thread hand-offs (zot_server/bridge.py)
     app.add_error_handler(HTTPException, _http_error)
     app.add_error_handler(Exception, _server_error)
 
@@ -97,6 +99,8 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     flask_app.extensions["zot"] = registry
     flask_app.extensions["zot.spec"] = spec
     flask_app.extensions["zot.resolver"] = resolver
+    # "/v2//etc/x" must be NAME_INVALID, not a 308 to another repository (tests/test_hostile.py).
+    flask_app.url_map.merge_slashes = False
 
     # Connexion builds its middleware (and registers the Flask routes) at the first request;
     # build it now so a broken spec or resolver fails at start-up, not on every request.

@@ -9,6 +9,7 @@ from typing import Any
 
 import flask
 
+from .bridge import FileBody
 from .errors import RegistryError
 
 JSON = "application/json"
@@ -62,9 +63,17 @@ def _file_chunks(path: str, start: int, length: int) -> Iterator[bytes]:
 def file_response(
     path: str, start: int, length: int, status: int, headers: dict[str, str], content_type: str
 ) -> flask.Response:
-    """Stream ``length`` bytes of ``path`` from ``start``: never the whole file in memory."""
+    """Stream ``length`` bytes of ``path`` from ``start``: never the whole file in memory.
+
+    Under :mod:`zot_server.bridge` the event loop streams the open file itself (no thread
+    hand-off per block); elsewhere the body is a generator of 1 MiB blocks.
+    """
+    if flask.request.environ.get("wsgi.file_wrapper") is FileBody:
+        body = FileBody(open(path, "rb"), start=start, length=length)  # noqa: SIM115
+    else:
+        body = _file_chunks(path, start, length)
     response = flask.Response(
-        _file_chunks(path, start, length),
+        body,
         status=status,
         content_type=content_type,
         direct_passthrough=True,

@@ -1,0 +1,270 @@
+"""Flask (WSGI) under the ASGI middleware stack, with as few thread hand-offs as possible.
+
+Connexion runs Flask through a2wsgi, which blocks the handler thread on a round trip to the
+event loop for the status line, for every body block and for the end of the body (see
+STACK-NOTES: with 8 KiB blocks a blob moves at 26 MB/s). This bridge takes its place as the
+innermost ASGI layer -- every middleware (auth, contract validation) still sees every request
+and every response message -- and changes only how bytes cross between the threads:
+
+- a small answer (manifests, errors, JSON) is gathered in the handler thread and sent by the
+  event loop in one go after the handler returns: one hand-off per request;
+- a blob answer is a :class:`FileBody` (offered to handlers as ``wsgi.file_wrapper``), which
+  the event loop streams from the file in 4 MiB blocks itself, no thread involved;
+- any other large or streamed answer is sent block by block from the thread;
+- the request body is pumped by the event loop into a bounded buffer (8 MiB) that the handler
+  thread reads from, so an upload never waits on a loop round trip per block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from a2wsgi.wsgi import build_environ
+
+FILE_BLOCK = 4 << 20  # a blob leaves in 4 MiB blocks: 256 ASGI messages per GiB
+GATHER_LIMIT = 1 << 20  # answers up to this size are sent whole after the handler returns
+BODY_BUFFER = 8 << 20  # request bytes read ahead of the handler, at most
+THREADS = 32  # concurrent handlers per worker (a long upload holds one)
+
+
+class FileBody:
+    """``wsgi.file_wrapper``: ``length`` bytes of an open file from ``start``."""
+
+    def __init__(self, file, block: int = FILE_BLOCK, start: int = 0, length: int | None = None):
+        self.file = file
+        self.block = block
+        self.start = start
+        self.length = length if length is not None else os.fstat(file.fileno()).st_size - start
+
+    def __iter__(self):  # the plain WSGI way, for servers other than this bridge
+        self.file.seek(self.start)
+        remaining = self.length
+        while remaining > 0:
+            data = self.file.read(min(self.block, remaining))
+            if not data:
+                return
+            remaining -= len(data)
+            yield data
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class RequestBody:
+    """``wsgi.input`` fed by the event loop; read by the handler thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, receive: Callable) -> None:
+        self._loop = loop
+        self._receive = receive
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self._done = False
+        self._cond = threading.Condition()
+        self._room = asyncio.Event()
+        self._room.set()
+
+    async def pump(self) -> None:
+        """Receive until the body ends (or the client leaves), never more than BODY_BUFFER ahead."""
+        try:
+            while True:
+                await self._room.wait()
+                message = await self._receive()
+                more = message["type"] == "http.request" and message.get("more_body", False)
+                chunk = message.get("body", b"") if message["type"] == "http.request" else b""
+                with self._cond:
+                    if chunk:
+                        self._chunks.append(chunk)
+                        self._buffered += len(chunk)
+                        if self._buffered >= BODY_BUFFER:
+                            self._room.clear()
+                    if not more:
+                        self._done = True
+                    self._cond.notify_all()
+                if not more:
+                    return
+        finally:
+            with self._cond:
+                self._done = True
+                self._cond.notify_all()
+
+    def _take(self, size: int) -> bytes:
+        with self._cond:
+            while not self._chunks and not self._done:
+                self._cond.wait()
+            if not self._chunks:
+                return b""
+            if size < 0:
+                data = b"".join(self._chunks)
+                self._chunks.clear()
+            else:
+                first = self._chunks.popleft()
+                if len(first) > size:
+                    self._chunks.appendleft(first[size:])
+                    first = first[:size]
+                data = first
+            self._buffered -= len(data)
+            if self._buffered < BODY_BUFFER // 2 and not self._room.is_set():
+                self._loop.call_soon_threadsafe(self._room.set)
+            return data
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            parts = []
+            while data := self._take(-1):
+                parts.append(data)
+            return b"".join(parts)
+        parts, wanted = [], size
+        while wanted > 0:
+            data = self._take(wanted)
+            if not data:
+                break
+            parts.append(data)
+            wanted -= len(data)
+        return b"".join(parts)
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = bytearray()
+        while limit < 0 or len(line) < limit:
+            data = self._take(1)
+            if not data:
+                break
+            line += data
+            if data == b"\n":
+                break
+        return bytes(line)
+
+    def __iter__(self):
+        while line := self.readline():
+            yield line
+
+
+class _Answer:
+    """What the handler thread produced: status line, headers, and a body or a file."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, send: Callable) -> None:
+        self.loop = loop
+        self.send = send
+        self.status = 500
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: list[bytes] = []
+        self.file: FileBody | None = None
+        self.streaming = False  # the thread has started sending itself
+        self.started = False
+
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info=None):
+        if exc_info is not None and self.started:
+            raise exc_info[1].with_traceback(exc_info[2])
+        self.status = int(status.split(" ", 1)[0])
+        self.headers = [
+            (name.strip().lower().encode("latin1"), value.strip().encode("latin1"))
+            for name, value in headers
+        ]
+        return self._write
+
+    def _write(self, data: bytes) -> None:  # the legacy write() callable
+        if data:
+            self.chunks.append(data)
+            if sum(map(len, self.chunks)) > GATHER_LIMIT:
+                self._flush()
+
+    def _call(self, message: dict) -> None:
+        asyncio.run_coroutine_threadsafe(self.send(message), self.loop).result()
+
+    def _flush(self) -> None:
+        """Too large to gather: from here on the thread sends block by block."""
+        if not self.started:
+            self.started = self.streaming = True
+            self._call(
+                {"type": "http.response.start", "status": self.status, "headers": self.headers}
+            )
+        for chunk in self.chunks:
+            self._call({"type": "http.response.body", "body": chunk, "more_body": True})
+        self.chunks = []
+
+    def run(self, app: Callable, environ: dict) -> None:
+        """In a handler thread: call the app and gather (or stream) its answer."""
+        iterable = app(environ, self.start_response)
+        if isinstance(iterable, FileBody):
+            self.file = iterable  # streamed by the event loop, closed there
+            return
+        try:
+            gathered = sum(map(len, self.chunks))
+            for chunk in iterable:
+                if not chunk:
+                    continue
+                self.chunks.append(chunk)
+                gathered += len(chunk)
+                if self.streaming or gathered > GATHER_LIMIT:
+                    self._flush()
+            if self.streaming:
+                self._flush()
+                self._call({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            close = getattr(iterable, "close", None)
+            if close is not None:
+                close()
+
+    async def finish(self) -> None:
+        """On the event loop: send what the thread gathered, or stream the file."""
+        if self.streaming:
+            return
+        await self.send(
+            {"type": "http.response.start", "status": self.status, "headers": self.headers}
+        )
+        if self.file is None:
+            await self.send({"type": "http.response.body", "body": b"".join(self.chunks)})
+            return
+        body = self.file
+        try:
+            body.file.seek(body.start)
+            remaining = body.length
+            while remaining > 0:
+                data = body.file.read(min(body.block, remaining))
+                if not data:
+                    break
+                remaining -= len(data)
+                await self.send({"type": "http.response.body", "body": data, "more_body": True})
+            await self.send({"type": "http.response.body", "body": b""})
+        finally:
+            body.close()
+
+
+class WSGIBridge:
+    """The ASGI app that runs ``app`` (a WSGI callable) in a pool of handler threads.
+
+    ``app`` is an attribute read per request, so ``FlaskApp.add_wsgi_middleware`` keeps working.
+    """
+
+    def __init__(self, app: Callable, threads: int = THREADS) -> None:
+        self.app = app
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="zot-handler")
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":  # lifespan is answered further out, websockets never
+            return
+        loop = asyncio.get_running_loop()
+        body = RequestBody(loop, receive)
+        environ = build_environ(scope, body)  # type: ignore[arg-type]
+        environ["wsgi.file_wrapper"] = FileBody
+        answer = _Answer(loop, send)
+        pump = loop.create_task(body.pump())
+        try:
+            context = contextvars.copy_context()
+            await loop.run_in_executor(self.executor, context.run, answer.run, self.app, environ)
+            await answer.finish()
+        finally:
+            if not pump.done():
+                pump.cancel()
+
+
+def install(connexion_app: Any) -> None:
+    """Put the bridge in place of a2wsgi in a ``connexion.FlaskApp``, keeping its WSGI chain."""
+    inner = connexion_app._middleware_app
+    inner.asgi_app = WSGIBridge(inner.asgi_app.app)
