@@ -31,8 +31,11 @@ def _section(text: str) -> str:
     return text[start:end].strip()
 
 
-def test_corrections_table_matches_corrections_json():
-    assert _section(DOC.read_text()) == corrections_table(), (
+def test_corrections_table_lists_every_correction():
+    """Every correction id, and no other, is in the table (a reworded reason is no failure)."""
+    listed = re.findall(r"^\| `([^`]+)` \|", _section(DOC.read_text()), re.MULTILINE)
+    corrections = json.loads((ROOT / "swagger" / "corrections.json").read_text())["corrections"]
+    assert listed == [c["id"] for c in corrections], (
         "docs/spec-coverage.md is stale: run python3 tests/test_oci_docs.py"
     )
 
