@@ -27,7 +27,8 @@ servers = module_servers("apikey")
 def keyed(servers):
     htpasswd = write_htpasswd(servers.base / "htpasswd", USERS)
     auth = {"htpasswd": {"path": str(htpasswd)}, "apikey": True}
-    return servers.start("keyed", {"auth": auth})
+    # Strict contract mode: every answer is checked against the effective spec too.
+    return servers.start("keyed", {"auth": auth}, extensions={"contract": {"strict": True}})
 
 
 def create(server, user="alice", **payload) -> requests.Response:
@@ -157,3 +158,16 @@ def test_keys_persist_across_a_restart(keyed):
         labels = [row[0] for row in db.execute("SELECT label FROM api_keys")]
     assert "durable" in labels
     assert body["apiKey"] not in keyed.log()
+
+
+def test_answers_follow_the_spec_and_no_key_reaches_the_report(keyed):
+    body = create(keyed, label="contract").json()
+    requests.get(keyed.url + "/zot/auth/apikey", auth=("alice", USERS["alice"]))
+    requests.delete(keyed.url + "/zot/auth/apikey", params={"id": body["uuid"]},
+                    auth=("alice", USERS["alice"]))  # fmt: skip
+    report = keyed.root / ".zot-server" / "contract-violations.jsonl"
+    text = report.read_text() if report.exists() else ""
+    # Bad requests of other tests are recorded as such; no answer of ours may be.
+    answers = [json.loads(line) for line in text.splitlines() if '"kind": "response"' in line]
+    assert [a for a in answers if a["path"].startswith("/zot/")] == []
+    assert body["apiKey"] not in text and body["apiKey"] not in keyed.log()
