@@ -55,4 +55,5 @@ def test_scrub_reads_root_from_config(tmp_path):
     config.write_text(json.dumps(doc))
     out = zot_cli("scrub", "--config", str(config))
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "4 blobs" in out.stderr  # config, 2 layers, manifest
+    # In the repository: config, 2 layers, manifest; in the dedupe store: config and layers.
+    assert "7 blobs" in out.stderr

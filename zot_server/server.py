@@ -8,6 +8,7 @@ import sys
 from gunicorn.app.base import BaseApplication
 
 from .registry import Settings
+from .timeouts import worker_class
 
 
 class _Gunicorn(BaseApplication):
@@ -21,7 +22,7 @@ class _Gunicorn(BaseApplication):
         options = {
             "bind": f"{s.address}:{s.port}",
             "workers": s.workers,
-            "worker_class": "uvicorn_worker.UvicornWorker",
+            "worker_class": worker_class(),  # uvicorn's, with bounded request heads
             "timeout": 300,  # a worker streaming a large blob is busy, not hung
             "graceful_timeout": 10,
             "keepalive": 75,
