@@ -18,6 +18,14 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture
+def client(server):
+    """A ``tests/oci.py`` client of the session server, with its own connection pool."""
+    from oci import Client
+
+    return Client(server.url)
+
+
+@pytest.fixture
 def make_server(tmp_path):
     """Start servers with their own root and arguments; all are stopped after the test."""
     started: list[RunningServer] = []

@@ -88,10 +88,14 @@ class Client:
             headers={"Content-Type": media_type},
         )
 
-    def push_image(self, name: str, tag: str, image: Image) -> str:
+    def push_blobs(self, name: str, image: Image) -> None:
+        """The config and layers of ``image``, so its manifest can be pushed."""
         self.push_blob(name, image.config)
         for layer in image.layers:
             self.push_blob(name, layer)
+
+    def push_image(self, name: str, tag: str, image: Image) -> str:
+        self.push_blobs(name, image)
         r = self.push_manifest(name, tag, image.manifest)
         assert r.status_code == 201, (r.status_code, r.text)
         return image.digest

@@ -208,18 +208,11 @@ def scenario_mount(rec: Recorder, data: dict) -> None:
     rec("head-mounted", "HEAD", f"/v2/{n}/blobs/{sha256(data['blob'])}")
 
 
-def _push_blobs(rec: Recorder, image) -> None:
-    client = Client(rec.client.base)
-    client.push_blob(rec.name, image.config)
-    for layer in image.layers:
-        client.push_blob(rec.name, layer)
-
-
 def scenario_manifest_put(rec: Recorder, data: dict) -> None:
     n, image, docker = rec.name, data["image"], data["docker"]
     mt = {"Content-Type": OCI_MANIFEST}
     rec("missing-blobs", "PUT", f"/v2/{n}/manifests/v1", data=image.manifest, headers=mt)
-    _push_blobs(rec, image)
+    Client(rec.client.base).push_blobs(rec.name, image)
     rec("by-tag", "PUT", f"/v2/{n}/manifests/v1", data=image.manifest, headers=mt)
     rec("wrong-digest", "PUT", f"/v2/{n}/manifests/{sha256(b'z')}", data=image.manifest, headers=mt)
     rec("by-digest", "PUT", f"/v2/{n}/manifests/{image.digest}", data=image.manifest, headers=mt)
@@ -248,7 +241,7 @@ def scenario_manifest_put(rec: Recorder, data: dict) -> None:
     big = json.loads(image.manifest)
     big["annotations"] = {"pad": "x" * (4 * 1024 * 1024 + 10)}
     rec("too-large", "PUT", f"/v2/{n}/manifests/big", data=json.dumps(big).encode(), headers=mt)
-    _push_blobs(rec, docker)
+    Client(rec.client.base).push_blobs(rec.name, docker)
     dmt = {"Content-Type": DOCKER_MANIFEST}
     rec("docker", "PUT", f"/v2/{n}/manifests/docker", data=docker.manifest, headers=dmt)
     rec("get-docker", "GET", f"/v2/{n}/manifests/docker", headers={"Accept": DOCKER_MANIFEST})
@@ -268,7 +261,7 @@ def scenario_manifest_put(rec: Recorder, data: dict) -> None:
 
 def scenario_tags(rec: Recorder, data: dict) -> None:
     n, image = rec.name, data["image"]
-    _push_blobs(rec, image)
+    Client(rec.client.base).push_blobs(rec.name, image)
     for tag in ("b", "a", "c", "B", "d1", "d10", "d2"):
         Client(rec.client.base).push_manifest(n, tag, image.manifest)
     r = rec("all", "GET", f"/v2/{n}/tags/list")

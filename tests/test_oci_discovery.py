@@ -26,15 +26,8 @@ SIG = "application/vnd.example.signature"
 SBOM = "application/vnd.example.sbom"
 
 
-@pytest.fixture
-def client(server) -> Client:
-    return Client(server.url)
-
-
 def push_artifact(client: Client, name: str, art) -> None:
-    client.push_blob(name, art.config)
-    for layer in art.layers:
-        client.push_blob(name, layer)
+    client.push_blobs(name, art)
     r = client.push_manifest(name, art.digest, art.manifest)
     assert r.status_code == 201, r.text
 

@@ -36,17 +36,6 @@ from oci import (
 )
 
 
-@pytest.fixture
-def client(server) -> Client:
-    return Client(server.url)
-
-
-def push_blobs(client: Client, name: str, image) -> None:
-    client.push_blob(name, image.config)
-    for layer in image.layers:
-        client.push_blob(name, layer)
-
-
 def fetch(client: Client, name: str, reference: str, accept: str = "*/*"):
     return client.http.get(
         client.url(f"/v2/{name}/manifests/{reference}"), headers={"Accept": accept}
@@ -61,7 +50,7 @@ def tags(client: Client, name: str) -> list[str]:
 
 def test_put_by_tag_answers_location_and_digest(client):
     name, image = unique("man"), random_image()
-    push_blobs(client, name, image)
+    client.push_blobs(name, image)
     r = client.push_manifest(name, "v1", image.manifest)
     assert r.status_code == 201
     assert location(client, r).endswith(f"/v2/{name}/manifests/{image.digest}")
@@ -72,7 +61,7 @@ def test_put_by_tag_answers_location_and_digest(client):
 
 def test_put_by_digest_is_untagged_but_pullable(client):
     name, image = unique("man"), random_image()
-    push_blobs(client, name, image)
+    client.push_blobs(name, image)
     r = client.push_manifest(name, image.digest, image.manifest)
     assert r.status_code == 201
     assert fetch(client, name, image.digest).content == image.manifest
@@ -81,7 +70,7 @@ def test_put_by_digest_is_untagged_but_pullable(client):
 
 def test_put_by_wrong_digest_is_digest_invalid(client):
     name, image = unique("man"), random_image()
-    push_blobs(client, name, image)
+    client.push_blobs(name, image)
     r = client.push_manifest(name, sha256(b"other"), image.manifest)
     assert r.status_code == 400
     assert error_codes(r) == ["DIGEST_INVALID"]
@@ -90,7 +79,7 @@ def test_put_by_wrong_digest_is_digest_invalid(client):
 
 def test_put_by_sha512_digest(client):
     name, image = unique("man"), random_image()
-    push_blobs(client, name, image)
+    client.push_blobs(name, image)
     digest = sha512(image.manifest)
     r = client.push_manifest(name, digest, image.manifest)
     assert r.status_code == 201
@@ -101,7 +90,7 @@ def test_put_by_sha512_digest(client):
 
 def test_several_tags_on_one_put_by_digest(client):
     name, image = unique("man"), random_image()
-    push_blobs(client, name, image)
+    client.push_blobs(name, image)
     r = client.http.put(
         client.url(f"/v2/{name}/manifests/{image.digest}"),
         params=[("tag", "a"), ("tag", "b"), ("tag", "c")],
@@ -144,7 +133,7 @@ def test_missing_config_is_manifest_blob_unknown(client):
 
 def test_descriptor_size_must_match_the_blob(client):
     name, image = unique("man"), random_image(layers=1)
-    push_blobs(client, name, image)
+    client.push_blobs(name, image)
     doc = json.loads(image.manifest)
     doc["layers"][0]["size"] += 1
     r = client.push_manifest(name, "v1", json.dumps(doc).encode())
@@ -167,7 +156,7 @@ def test_subject_answers_oci_subject_even_when_the_subject_is_absent(client):
     """conformance 03: a referrer may be pushed before (or without) its subject."""
     name, subject = unique("man"), random_image()
     sig = artifact(subject, "application/vnd.example.sig", b"signature")
-    push_blobs(client, name, sig)
+    client.push_blobs(name, sig)
     r = client.push_manifest(name, sig.digest, sig.manifest)
     assert r.status_code == 201
     assert r.headers["OCI-Subject"] == subject.digest
@@ -217,7 +206,7 @@ def test_index_of_missing_manifests_is_manifest_blob_unknown(client):
 
 def test_docker_schema2_manifest_and_manifest_list(client):
     name, image = unique("man"), docker_image()
-    push_blobs(client, name, image)
+    client.push_blobs(name, image)
     r = client.push_manifest(name, "docker", image.manifest, media_type=DOCKER_MANIFEST)
     assert r.status_code == 201, r.text
     r = fetch(client, name, "docker", accept=DOCKER_MANIFEST)
@@ -236,7 +225,7 @@ def test_artifact_with_empty_config(client):
     name = unique("man")
     art = artifact(None, "application/vnd.example.sbom", b'{"sbom": true}')
     assert sha256(EMPTY_JSON) == EMPTY_DIGEST
-    push_blobs(client, name, art)
+    client.push_blobs(name, art)
     r = client.push_manifest(name, "sbom", art.manifest)
     assert r.status_code == 201, r.text
     doc = json.loads(fetch(client, name, "sbom").content)
@@ -256,7 +245,7 @@ def test_artifact_without_layers(client):
 
 def test_media_type_must_match_content_type(client):
     name, image = unique("man"), random_image()
-    push_blobs(client, name, image)
+    client.push_blobs(name, image)
     r = client.push_manifest(name, "v1", image.manifest, media_type=OCI_INDEX)
     assert r.status_code == 400
     assert error_codes(r) == ["MANIFEST_INVALID"]
@@ -292,7 +281,7 @@ def test_unknown_manifest_media_type_is_rejected(client):
 
 def test_manifest_over_4_mib_is_413(client):
     name, image = unique("man"), random_image(layers=1)
-    push_blobs(client, name, image)
+    client.push_blobs(name, image)
     doc = json.loads(image.manifest)
     doc["annotations"] = {"pad": "x" * (4 * 1024 * 1024)}
     big = json.dumps(doc).encode()
@@ -304,7 +293,7 @@ def test_manifest_over_4_mib_is_413(client):
 
 def test_manifest_just_under_4_mib_is_accepted(client):
     name, image = unique("man"), random_image(layers=1)
-    push_blobs(client, name, image)
+    client.push_blobs(name, image)
     doc = json.loads(image.manifest)
     doc["annotations"] = {"pad": ""}
     pad = 4 * 1024 * 1024 - len(json.dumps(doc).encode())
@@ -317,7 +306,7 @@ def test_manifest_just_under_4_mib_is_accepted(client):
 
 def test_invalid_tag_is_rejected(client):
     name, image = unique("man"), random_image()
-    push_blobs(client, name, image)
+    client.push_blobs(name, image)
     for tag in ("-leading-dash", "a" * 129, "has%20space"):
         r = client.push_manifest(name, tag, image.manifest)
         assert r.status_code == 400, tag

@@ -23,11 +23,6 @@ from oci import (
 )
 
 
-@pytest.fixture
-def client(server) -> Client:
-    return Client(server.url)
-
-
 def assert_blob(client: Client, name: str, data: bytes, digest: str | None = None) -> None:
     digest = digest or sha256(data)
     r = client.http.get(client.url(f"/v2/{name}/blobs/{digest}"))
