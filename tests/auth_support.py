@@ -98,11 +98,12 @@ class Servers:
         self.base = base
         self.running: list[RunningServer] = []
 
-    def start(self, name: str, http: dict | None = None, **top) -> RunningServer:
+    def start(self, name: str, http: dict | None = None, workers: int = 1, **top) -> RunningServer:
         root = self.base / f"{name}-root"
         port = free_port()
         config = write_config(self.base / f"{name}.json", root, port, http, **top)
-        running = RunningServer(root, port=port, extra_args=["--config", str(config)])
+        args = ["--config", str(config)]
+        running = RunningServer(root, port=port, workers=workers, extra_args=args)
         self.running.append(running)
         return running.start()
 

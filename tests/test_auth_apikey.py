@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,8 +28,10 @@ servers = module_servers("apikey")
 def keyed(servers):
     htpasswd = write_htpasswd(servers.base / "htpasswd", USERS)
     auth = {"htpasswd": {"path": str(htpasswd)}, "apikey": True}
-    # Strict contract mode: every answer is checked against the effective spec too.
-    return servers.start("keyed", {"auth": auth}, extensions={"contract": {"strict": True}})
+    # Two workers: keys made in one process must work in the other. Strict contract mode:
+    # every answer is checked against the effective spec too.
+    return servers.start("keyed", {"auth": auth}, workers=2,
+                         extensions={"contract": {"strict": True}})  # fmt: skip
 
 
 def create(server, user="alice", **payload) -> requests.Response:
@@ -147,6 +150,22 @@ def test_skopeo_with_an_api_key_as_password(keyed, tmp_path):
     pulled_digest = json.loads((back / "index.json").read_text())["manifests"][0]["digest"]
     assert stored.headers["Docker-Content-Digest"] == pulled_digest
     assert key not in keyed.log()
+
+
+def test_keys_made_at_once_all_work_in_every_worker(keyed):
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda i: create(keyed, label=f"burst-{i}"), range(16)))
+    keys = [r.json()["apiKey"] for r in made if r.status_code == 201]
+    assert len(keys) == 16
+    with ThreadPoolExecutor(8) as pool:  # many connections: both workers answer
+        codes = list(
+            pool.map(
+                lambda k: requests.get(keyed.url + "/v2/", auth=("alice", k)).status_code, keys * 4
+            )
+        )
+    assert codes == [200] * 64
+    listed = requests.get(keyed.url + "/zot/auth/apikey", auth=("alice", USERS["alice"])).json()
+    assert sum(k["label"].startswith("burst-") for k in listed["apiKeys"]) == 16
 
 
 def test_keys_persist_across_a_restart(keyed):

@@ -24,7 +24,7 @@ servers = module_servers("basic")
 def basic(servers):
     htpasswd = write_htpasswd(servers.base / "htpasswd", USERS)
     auth = {"htpasswd": {"path": str(htpasswd)}, "failDelay": 1}
-    return servers.start("basic", {"auth": auth})
+    return servers.start("basic", {"auth": auth}, workers=2)  # sessions cross processes
 
 
 def test_an_open_config_needs_no_credentials(servers):
