@@ -72,6 +72,28 @@ def write_oci_layout(layout: Path, tag: str, layers: int = 3) -> str:
     return desc["digest"]
 
 
+def write_multiarch_layout(layout: Path, tag: str) -> str:
+    """An OCI image layout whose ``tag`` is an index of an amd64 and an arm64 image."""
+    write_oci_layout(layout, "amd64", layers=1)
+    images = json.loads((layout / "index.json").read_text())["manifests"]
+    arm = layout / "arm"
+    write_oci_layout(arm, "arm64", layers=2)
+    for blob in (arm / "blobs" / "sha256").iterdir():
+        (layout / "blobs" / "sha256" / blob.name).write_bytes(blob.read_bytes())
+    images += json.loads((arm / "index.json").read_text())["manifests"]
+    shutil.rmtree(arm)
+    children = []
+    for desc, arch in zip(images, ("amd64", "arm64"), strict=True):
+        plain = {k: desc[k] for k in ("mediaType", "digest", "size")}
+        children.append({**plain, "platform": {"architecture": arch, "os": "linux"}})
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children})
+    desc = {"mediaType": OCI_INDEX, **_write_blob(layout, body.encode()),
+            "annotations": {"org.opencontainers.image.ref.name": tag}}  # fmt: skip
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [desc]}
+    (layout / "index.json").write_text(json.dumps(index))
+    return desc["digest"]
+
+
 def run(*argv: str) -> subprocess.CompletedProcess:
     result = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 0, f"{argv}\nstdout: {result.stdout}\nstderr: {result.stderr}"
@@ -129,6 +151,39 @@ def test_skopeo_copies_between_repositories_of_the_registry(server, tmp_path):
     tags = json.loads(run(skopeo, "list-tags", "--tls-verify=false",
                           f"docker://{server.host}/{second}").stdout)  # fmt: skip
     assert tags["Tags"] == ["v2"]
+
+
+def test_skopeo_copies_a_multi_arch_index_and_converts_to_docker(server, tmp_path):
+    """``--all`` pushes an OCI index and both images; ``--format v2s2`` makes skopeo push a
+    Docker schema 2 manifest, which the registry serves with its own media type."""
+    skopeo = require("skopeo")
+    source = tmp_path / "src"
+    digest = write_multiarch_layout(source, "multi")
+    name = unique("skopeo")
+    target = f"docker://{server.host}/{name}:multi"
+    run(skopeo, "copy", "--all", "--dest-tls-verify=false", f"oci:{source}:multi", target)
+    raw = run(skopeo, "inspect", "--raw", "--tls-verify=false", target).stdout
+    assert "sha256:" + hashlib.sha256(raw.encode()).hexdigest() == digest
+    for child in json.loads(raw)["manifests"]:
+        r = Client(server.url).http.head(
+            f"{server.url}/v2/{name}/manifests/{child['digest']}", headers={"Accept": OCI_MANIFEST}
+        )
+        assert r.status_code == 200
+    back = tmp_path / "back"
+    run(skopeo, "copy", "--all", "--src-tls-verify=false", target, f"oci:{back}:multi")
+    assert layout_manifest_digest(back, "multi") == digest
+
+    docker = f"docker://{server.host}/{name}:docker"
+    run(skopeo, "copy", "--format", "v2s2", "--dest-tls-verify=false",
+        f"oci:{source}:multi", docker)  # fmt: skip
+    r = Client(server.url).http.get(
+        f"{server.url}/v2/{name}/manifests/docker",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == "application/vnd.docker.distribution.manifest.v2+json"
+    inspected = json.loads(run(skopeo, "inspect", "--tls-verify=false", docker).stdout)
+    assert inspected["Architecture"] == "amd64"
 
 
 @pytest.fixture
