@@ -168,3 +168,22 @@ def test_index_children_are_kept(tmp_path):
         assert r.status_code == 201, r.text
     out = zot_cli("gc", "--root", str(root), "--delay", "0", "--untagged")
     assert out.returncode == 0 and out.stdout == "", out.stdout
+
+
+def test_zot_config_keys_drive_background_gc(tmp_path, make_server):
+    """storage.gc, gcDelay and gcInterval from a zot config file, as zot writes them."""
+    root = tmp_path / "cfgroot"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "distSpecVersion": "1.1.0",
+        "storage": {"rootDirectory": str(root), "gc": True, "gcDelay": "1s", "gcInterval": "1s"},
+        "http": {"address": "127.0.0.1", "port": "5000"},
+    }))  # fmt: skip
+    srv = make_server(root, extra_args=["--config", str(config)])
+    client = Client(srv.url)
+    orphan = os.urandom(1024)
+    client.push_blob("cfg/app", orphan)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and blob_file(root, "cfg/app", sha256(orphan)).exists():
+        time.sleep(0.3)
+    assert not blob_file(root, "cfg/app", sha256(orphan)).exists(), "gcInterval 1s never ran"

@@ -307,6 +307,8 @@ class LocalStorage(Storage):
         """After a failed or cancelled upload to a repository that never came to be, remove
         the folders its session created, so bad input leaves the root as it was."""
         repo = self._repo(name)
+        if os.path.exists(os.path.join(repo, "index.json")):
+            return
         path = os.path.join(repo, UPLOADS)
         while path.startswith(self.root + os.sep):
             if os.path.exists(os.path.join(path, "index.json")):
