@@ -40,7 +40,7 @@ MIDDLEWARES = [
 
 _STATUS_CODES = {
     404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
+    405: "UNSUPPORTED",  # the spec's code for a method an endpoint does not take
     415: "UNSUPPORTED_MEDIA_TYPE",
     413: "PAYLOAD_TOO_LARGE",
 }
