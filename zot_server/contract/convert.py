@@ -132,6 +132,9 @@ def convert_response(response: dict, produces: list[str]) -> dict:
         else:
             types = produces or [JSON]
         out["content"] = {t: {"schema": copy.deepcopy(schema)} for t in types}
+    links = response.get("links") or response.get("x-links")  # schemathesis' Swagger 2.0 links
+    if links:
+        out["links"] = copy.deepcopy(links)
     headers = {}
     for name, header in (response.get("headers") or {}).items():
         converted: dict[str, Any] = {"schema": _param_schema(header)}

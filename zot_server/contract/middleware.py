@@ -39,7 +39,9 @@ def _request_id(scope: Scope) -> str:
     return uuid.uuid4().hex[:16]
 
 
-async def _send_error(send: Send, problems: list[Problem], operation: str) -> None:
+async def _send_error(
+    send: Send, problems: list[Problem], operation: str, head: bool = False
+) -> None:
     first = problems[0]
     status = max(p.status for p in problems)
     code = first.code if len({p.code for p in problems}) == 1 else "BAD_REQUEST"
@@ -63,7 +65,7 @@ async def _send_error(send: Send, problems: list[Problem], operation: str) -> No
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": b"" if head else body})
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, list[Message]] | None:
@@ -134,7 +136,7 @@ class ContractMiddleware(SpecMiddleware):
                 Violation("request", route.label, [p.rule for p in problems], request_id,
                           scope["method"], scope.get("path", "/"), max(p.status for p in problems))
             )  # fmt: skip
-            await _send_error(send, problems, route.label)
+            await _send_error(send, problems, route.label, scope["method"] == "HEAD")
             return
         if not setup.strict:
             await self.app(scope, receive, send)

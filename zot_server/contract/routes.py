@@ -55,7 +55,7 @@ def compile_template(template: str, multi: set[str]) -> re.Pattern:
         parts.append(f"(?P<{group}>.+?)" if name in multi else f"(?P<{group}>[^/]+)")
         last = m.end()
     parts.append(re.escape(template[last:]))
-    return re.compile("".join(parts) + r"\Z")
+    return re.compile("".join(parts) + r"\Z", re.DOTALL)
 
 
 class RouteTable:

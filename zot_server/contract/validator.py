@@ -77,28 +77,53 @@ class Problem:
     status: int = 400
 
 
+def _text(exc: BaseException, limit: int = 300) -> str:
+    """``str(exc)``, printable and bounded; openapi-core's own ``__str__`` can itself fail
+    (it decodes a body that is not UTF-8)."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - describing an error must not raise another
+        text = f"{type(exc).__name__}: {getattr(exc, 'value', b'')!r}"
+    cleaned = "".join(c if c.isprintable() else "?" for c in text[:limit])
+    return cleaned + ("..." if len(text) > limit else "")
+
+
 def _cause_text(exc: BaseException) -> str:
     cause = exc.__cause__ or exc.__context__
     if isinstance(cause, InvalidSchemaValue):
-        errors = [getattr(e, "message", str(e)) for e in cause.schema_errors]
-        return "; ".join(errors) or str(cause)
+        errors = [getattr(e, "message", None) or _text(e) for e in cause.schema_errors]
+        return "; ".join(errors) or _text(cause)
     if isinstance(cause, (CastError, DeserializeError)):
-        return str(cause)
+        return _text(cause)
     if cause is not None and not isinstance(cause, RequestBodyValidationError):
-        return str(cause)
+        return _text(cause)
     return ""
 
 
-def _param_code(name: str) -> str:
+def param_code(name: str, value: object = None) -> str:
+    """The OCI code of a broken path parameter, as the handlers would answer it."""
+    if name == "reference" and value is not None:
+        return "DIGEST_INVALID" if ":" in str(value) else "MANIFEST_INVALID"
     return {"name": "NAME_INVALID", "digest": "DIGEST_INVALID"}.get(name, "BAD_REQUEST")
+
+
+def control_problems(params: dict[str, str]) -> list[Problem]:
+    """Control characters in a path parameter (no grammar allows them; they break routing)."""
+    return [
+        Problem(f"path parameter {k}: control characters are not allowed", param_code(k, v))
+        for k, v in params.items()
+        if any(ord(c) < 32 or ord(c) == 127 for c in v)
+    ]
 
 
 def describe(exc: BaseException) -> Problem:
     """A readable rule for an openapi-core error, naming the parameter or body it concerns."""
     if isinstance(exc, ParameterValidationError):
-        text = f"{exc}"
+        text = _text(exc)
         cause = "" if isinstance(exc, MissingParameterError) else _cause_text(exc)
-        return Problem(f"{text}: {cause}" if cause else text, _param_code(exc.name))
+        value = getattr(exc.__cause__, "value", None)
+        code = param_code(exc.name, value) if exc.location == "path" else "BAD_REQUEST"
+        return Problem(f"{text}: {cause}" if cause else text, code)
     if isinstance(exc, MediaTypeNotFound):
         return Problem(
             f"content type {exc.mimetype!r} is not one of {list(exc.availableMimetypes)}",
@@ -112,9 +137,9 @@ def describe(exc: BaseException) -> Problem:
         if isinstance(exc, MissingRequiredRequestBody):
             return Problem("request body is required")
         detail = _cause_text(exc)
-        return Problem(f"request body: {detail}" if detail else str(exc))
+        return Problem(f"request body: {detail}" if detail else _text(exc))
     detail = _cause_text(exc)
-    return Problem(f"{exc}: {detail}" if detail else str(exc))
+    return Problem(f"{_text(exc)}: {detail}" if detail else _text(exc))
 
 
 def headers_of(raw: list[tuple[bytes, bytes]]) -> Headers:
@@ -147,6 +172,9 @@ class Contract:
         return bool(route.body_types) and all(is_plain_json(t) for t in route.body_types)
 
     def request_problems(self, request: Request, route: Route) -> list[Problem]:
+        control = control_problems(request.parameters.path)
+        if control:
+            return control
         errors = list(self._params.iter_errors(request))
         if self.validates_body(route):
             errors += list(self._body.iter_errors(request))
