@@ -43,6 +43,7 @@ from .base import (
     UploadOffsetMismatch,
 )
 from .gc import children, reachable
+from .writeback import Writeback
 
 REF_NAME = "org.opencontainers.image.ref.name"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -348,6 +349,7 @@ class LocalStorage(Storage):
             state = _hasher("sha256")
         f.seek(offset)
         written = offset
+        writeback = Writeback(f.fileno(), offset)  # the final fsync then has little left
         try:
             for chunk in chunks:
                 if not chunk:
@@ -356,6 +358,7 @@ class LocalStorage(Storage):
                 if state is not None:
                     state.update(chunk)
                 written += len(chunk)
+                writeback.wrote(written)
             f.flush()
         except OSError as exc:
             f.truncate(offset)  # leave the session as it was before this request
