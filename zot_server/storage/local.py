@@ -186,7 +186,7 @@ class LocalStorage(Storage):
     def _ensure_layout(self, name: str) -> str:
         repo = self._repo(name)
         if not os.path.isfile(os.path.join(repo, "index.json")):
-            os.makedirs(repo, exist_ok=True)
+            self._mkdirs(repo)
             with self._locked(name):
                 if not os.path.isfile(os.path.join(repo, "index.json")):
                     self._write_atomic(os.path.join(repo, "oci-layout"), LAYOUT)
@@ -225,6 +225,21 @@ class LocalStorage(Storage):
         except (ManifestNotFound, OSError):
             return None
 
+    def _mkdirs(self, path: str) -> None:
+        """``os.makedirs``, and each new directory's entry fsynced: an acknowledged blob in a
+        new repository must not vanish with its folder after a power cut."""
+        missing = []
+        probe = path
+        while not os.path.isdir(probe):
+            missing.append(probe)
+            probe = os.path.dirname(probe)
+        if not missing:
+            return
+        os.makedirs(path, exist_ok=True)
+        if self.fsync:
+            for created in reversed(missing):
+                _fsync_dir(os.path.dirname(created))
+
     @staticmethod
     def _touch(path: str) -> None:
         """Make an existing blob young again, so GC's grace delay protects it anew."""
@@ -257,14 +272,14 @@ class LocalStorage(Storage):
         if os.path.exists(dst):
             self._touch(dst)
             return True
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        self._mkdirs(os.path.dirname(dst))
         return self._link(src, dst)  # same root, same filesystem: one copy on disk
 
     def _publish(self, name: str, staged: str, digest: str) -> None:
         """Move a verified, fsynced staging file to its content address."""
         self._ensure_layout(name)
         dst = self._blob_path(name, digest)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        self._mkdirs(os.path.dirname(dst))
         if os.path.exists(dst):
             os.unlink(staged)  # identical content is already there
             self._touch(dst)
@@ -287,7 +302,7 @@ class LocalStorage(Storage):
         if self._link(shared, dst):
             os.unlink(staged)
         else:
-            os.makedirs(os.path.dirname(shared), exist_ok=True)
+            self._mkdirs(os.path.dirname(shared))
             os.replace(staged, shared)  # renamed just now: young, so GC leaves it alone
             if self.fsync:
                 _fsync_dir(os.path.dirname(shared))
@@ -511,7 +526,7 @@ class LocalStorage(Storage):
             if os.path.exists(dst):
                 self._touch(dst)
             else:
-                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                self._mkdirs(os.path.dirname(dst))
                 self._write_atomic(dst, body)
             kept: list[dict] = []
             orphaned: set[str] = set()
