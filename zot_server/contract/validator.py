@@ -39,8 +39,28 @@ from .routes import Route, RouteTable
 JSON_BODY_LIMIT = 1 << 20  # a JSON request body bigger than this is refused, not buffered
 
 
-def _json_loads(raw: bytes | str) -> Any:
+def _json_loads(raw: bytes | str, **parameters: str) -> Any:
+    """JSON bodies; openapi-core passes media type parameters (``charset``) as keywords."""
     return json.loads(raw) if raw else None
+
+
+def json_media_types(openapi: dict) -> set[str]:
+    """Every ``application/json`` or ``+json`` media type the document names (manifests,
+    indexes): openapi-core knows only plain JSON by itself."""
+    found = {"application/json"}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "content" and isinstance(value, dict):
+                    found.update(t for t in value if t.endswith("+json"))
+                visit(value)
+        elif isinstance(node, list):
+            for item in node:
+                visit(item)
+
+    visit(openapi)
+    return found
 
 
 def is_plain_json(media_type: str) -> bool:
@@ -138,8 +158,8 @@ def describe(exc: BaseException) -> Problem:
             return Problem("request body is required")
         detail = _cause_text(exc)
         return Problem(f"request body: {detail}" if detail else _text(exc))
-    detail = _cause_text(exc)
-    return Problem(f"{_text(exc)}: {detail}" if detail else _text(exc))
+    detail, text = _cause_text(exc), _text(exc)
+    return Problem(f"{text}: {detail}" if detail and detail not in text else text)
 
 
 def headers_of(raw: list[tuple[bytes, bytes]]) -> Headers:
@@ -156,7 +176,9 @@ class Contract:
         options = {
             "path_finder_cls": self.routes.finder_class(),
             "spec_validator_cls": None,  # validated once below, not per validator
-            "extra_media_type_deserializers": {"application/json": _json_loads},
+            "extra_media_type_deserializers": dict.fromkeys(
+                json_media_types(self.openapi), _json_loads
+            ),
         }
         self._params = V30RequestParametersValidator(self.spec, **options)
         self._body = V30RequestBodyValidator(self.spec, **options)
