@@ -178,3 +178,17 @@ def test_skopeo_anonymous_read_and_authorised_push(acl, seeded, tmp_path):
                     f"oci:{layout}:v1", dest)  # fmt: skip
     assert pushed.returncode == 0, pushed.stderr
     assert "v1" in tags(acl, "pub/skopeo")
+
+
+@pytest.mark.parametrize(
+    "pattern, name, matches",
+    [("**", "a/b/c", True), ("*", "a", True), ("*", "a/b", False), ("a/*", "a/b", True),
+     ("a/*", "a/b/c", False), ("a/**", "a/b/c", True), ("a/**", "b/a", False),
+     ("**/app", "x/y/app", True), ("**/app", "app", True), ("{pub,team}/*", "team/x", True),
+     ("{pub,team}/*", "other/x", False), ("repo?", "repo1", True), ("repo?", "repo/", False),
+     ("[ab]x", "bx", True), ("[!ab]x", "bx", False), ("a.b", "axb", False)],
+)  # fmt: skip
+def test_globs_follow_doublestar(pattern, name, matches):
+    from zot_server.auth.policy import glob_match
+
+    assert glob_match(pattern, name) is matches

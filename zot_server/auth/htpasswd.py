@@ -45,8 +45,16 @@ class Htpasswd:
         self.users = load_htpasswd(path)
         self._key = os.urandom(32)
         self._ok: dict[str, tuple[bytes, float]] = {}
-        # Unknown users are checked against this, so they cost as much as known ones.
-        self._decoy = bcrypt.hashpw(os.urandom(16), bcrypt.gensalt(rounds=10))
+        # Unknown users are checked against this, at the file's own cost, so that they take
+        # as long as known ones.
+        self._decoy = bcrypt.hashpw(os.urandom(16), bcrypt.gensalt(rounds=self._cost()))
+
+    def _cost(self) -> int:
+        for hashed in self.users.values():
+            cost = hashed[4:6]
+            if cost.isdigit() and 4 <= int(cost) <= 31:
+                return int(cost)
+        return 10
 
     def __contains__(self, user: str) -> bool:
         return user in self.users

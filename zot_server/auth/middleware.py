@@ -35,7 +35,7 @@ class AuthMiddleware:
             return
         security = self.security
         need = classify(scope["method"], scope["path"], scope.get("path_params") or {},
-                        scope.get("query_string", b""), security.tag_exists)  # fmt: skip
+                        scope.get("query_string", b""), security.tag_check)  # fmt: skip
         outcome = await security.decide(Headers(scope=scope), need)
         if outcome.status:
             if outcome.delay:

@@ -39,8 +39,9 @@ def classify(
     path: str,
     params: dict,
     query_string: bytes,
-    tag_exists: Callable[[str, str], bool],
+    tag_exists: Callable[[str, str], bool] | None,
 ) -> Need:
+    """``tag_exists`` None: create and update need not be told apart (no access control)."""
     stripped = path.rstrip("/") or "/"
     if stripped == MGMT:
         return Need("public")
@@ -60,7 +61,7 @@ def classify(
         return Need("repo", [("delete", name)])
     action = "create"
     reference = params.get("reference")
-    if rest.startswith("/manifests/") and reference and reference != "latest":
+    if rest.startswith("/manifests/") and reference and reference != "latest" and tag_exists:
         if tag_exists(name, reference):
             action = "update"
     need = Need("repo", [(action, name)])

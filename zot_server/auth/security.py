@@ -73,6 +73,8 @@ class Security:
         self.policy = AccessPolicy(http.get("accessControl"))
         self.meta = meta or open_store(root)
         self.tag_exists = tag_exists or (lambda name, tag: False)
+        # Only access control tells create from update: skip the storage read without it.
+        self.tag_check = self.tag_exists if self.policy.enabled else None
         self.extensions = config.get("extensions") or {}
 
     @classmethod
