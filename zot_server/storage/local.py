@@ -295,19 +295,20 @@ class LocalStorage(Storage):
         """Link the shared copy into the repository, creating it from ``staged`` if absent.
 
         GC may remove an unlinked shared copy between our check and our link: the link then
-        fails and the verified staging file becomes the shared copy instead.
+        fails and the verified staging file becomes the blob, and the shared copy with it.
         """
         algorithm, encoded = digest.split(":", 1)
         shared = os.path.join(self.shared_root, algorithm, encoded)
         if self._link(shared, dst):
             os.unlink(staged)
         else:
+            # The repository's name first: from then on GC sees a link count of 2 and leaves
+            # the shared name alone, whatever its delay.
+            os.replace(staged, dst)
             self._mkdirs(os.path.dirname(shared))
-            os.replace(staged, shared)  # renamed just now: young, so GC leaves it alone
+            self._link(dst, shared)
             if self.fsync:
                 _fsync_dir(os.path.dirname(shared))
-            if not self._link(shared, dst):
-                raise FileNotFoundError(shared)
         if self.fsync:
             _fsync_dir(os.path.dirname(dst))
 
