@@ -185,3 +185,5 @@ def test_skopeo_runs_the_token_flow(bearer, tmp_path):
     inspected = skopeo("inspect", "--tls-verify=false", "--creds", "alice:alice-pw", "--raw",
                        dest)  # fmt: skip
     assert inspected.returncode == 0 and '"schemaVersion"' in inspected.stdout
+    log = running.log()
+    assert "listening" in log and "eyJ" not in log and "alice-pw" not in log  # no JWT, no password
