@@ -145,11 +145,17 @@ class ContractMiddleware(SpecMiddleware):
 
     @staticmethod
     def _checking_send(send: Send, setup: ContractSetup, route, request, request_id: str) -> Send:
-        """Pass the response on unchanged, keeping what is needed to validate it at the end."""
+        """Pass the response on unchanged, keeping what is needed to validate it at the end.
+
+        The last body message is held until the response is judged, so a violation is on
+        record before the client has the whole answer (a test can read the report at once).
+        """
         state: dict[str, Any] = {"chunks": [], "size": 0}
 
         async def checking(message: Message) -> None:
-            await send(message)
+            final = message["type"] == "http.response.body" and not message.get("more_body")
+            if not final or "response" not in state:
+                await send(message)
             if message["type"] == "http.response.start":
                 headers = headers_of(message.get("headers", []))
                 status = message["status"]
@@ -158,7 +164,7 @@ class ContractMiddleware(SpecMiddleware):
                 state["binary"] = setup.contract.response_is_binary(route, status, ctype)
                 return
             if message["type"] != "http.response.body" or "response" not in state:
-                return
+                return  # (already sent above)
             if not state["binary"] and state["size"] <= RESPONSE_BODY_LIMIT:
                 chunk = message.get("body", b"")
                 state["size"] += len(chunk)
@@ -170,12 +176,16 @@ class ContractMiddleware(SpecMiddleware):
             response.data = b"".join(state["chunks"]) if checked else b""
             if request.method == "head":
                 checked = False
-            rules = setup.contract.response_problems(request, response, checked)
+            try:
+                rules = setup.contract.response_problems(request, response, checked)
+            except Exception as exc:  # noqa: BLE001 - judging must never break the answer
+                rules = [f"response could not be validated: {type(exc).__name__}: {exc}"[:300]]
             if rules:
                 setup.reporter.record(
                     Violation("response", route.label, rules, request_id,
                               request.method.upper(), request.path, response.status_code)
                 )  # fmt: skip
+            await send(message)
 
         return checking
 

@@ -48,7 +48,7 @@ class Reporter:
 
     def record(self, violation: Violation) -> None:
         line = violation.to_json()
-        level = logging.ERROR if violation.kind == "response" else logging.INFO
+        level = logging.ERROR if violation.kind == "response" else logging.WARNING
         log.log(level, line)
         if self.path is None:
             return
