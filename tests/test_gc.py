@@ -187,3 +187,21 @@ def test_zot_config_keys_drive_background_gc(tmp_path, make_server):
     while time.monotonic() < deadline and blob_file(root, "cfg/app", sha256(orphan)).exists():
         time.sleep(0.3)
     assert not blob_file(root, "cfg/app", sha256(orphan)).exists(), "gcInterval 1s never ran"
+
+
+def test_one_collector_at_a_time(tmp_path):
+    """While one process holds the root's GC lock, another pass refuses to start."""
+    from zot_server.storage import LocalStorage
+    from zot_server.storage.gc import exclusive
+
+    root = tmp_path / "root"
+    LocalStorage(str(root))
+    lock = exclusive(str(root))
+    assert lock is not None
+    try:
+        busy = zot_cli("gc", "--root", str(root), "--delay", "0")
+        assert busy.returncode == 2 and "another process" in busy.stderr
+    finally:
+        lock.close()
+    free = zot_cli("gc", "--root", str(root), "--delay", "0")
+    assert free.returncode == 0, free.stderr
