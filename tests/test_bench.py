@@ -164,3 +164,35 @@ def test_side_by_side_quick(tmp_path):
     assert summary["catalog repositories"]["distribution"] >= 50
     assert report["bounds"]["sendfile MB/s"] > 0
     assert "ratio" in result.stdout
+
+
+def test_spec_check_is_remembered_only_when_it_passed(tmp_path, monkeypatch):
+    """Start-up skips Connexion's meta-schema check only for a spec that passed it before."""
+    import connexion
+    from connexion.exceptions import InvalidSpecification
+    from connexion.spec import Specification
+
+    from zot_server.startup import _marker, spec_checked_once
+
+    valid = {"swagger": "2.0", "info": {"title": "t", "version": "1"}, "paths": {}}
+    invalid = {"swagger": "2.0", "info": {"title": "t"}, "paths": {}}  # no version
+    with pytest.raises(InvalidSpecification):
+        with spec_checked_once(invalid, str(tmp_path)):
+            connexion.FlaskApp(__name__).add_api(invalid)
+    assert not Path(_marker(invalid, str(tmp_path))).exists()
+
+    checks = []
+    real = Specification.__dict__["_validate_spec"].__func__
+    monkeypatch.setattr(
+        Specification,
+        "_validate_spec",
+        classmethod(lambda cls, s: checks.append(1) or real(cls, s)),
+    )
+    for _ in range(2):
+        with spec_checked_once(valid, str(tmp_path)):
+            connexion.FlaskApp(__name__).add_api(valid)
+    assert checks == [1]  # checked at the first start only
+    assert Path(_marker(valid, str(tmp_path))).exists()
+    with pytest.raises(InvalidSpecification):  # a changed spec is checked again
+        with spec_checked_once(invalid, str(tmp_path)):
+            connexion.FlaskApp(__name__).add_api(invalid)

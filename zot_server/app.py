@@ -22,6 +22,7 @@ from .errors import RegistryError
 from .registry import Registry, Settings
 from .resolver import OperationResolver
 from .spec import effective_spec
+from .startup import spec_checked_once
 from .wsgi import BodyPassthrough
 
 log = logging.getLogger("zot_server")
@@ -89,7 +90,8 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     ]
     app = connexion.FlaskApp(__name__, middlewares=middlewares)
     contract = setup_from_settings(spec, settings)
-    app.add_api(spec, resolver=resolver, resolver_error=501, contract=contract)
+    with spec_checked_once(spec, settings.root):  # zot_server/startup.py
+        app.add_api(spec, resolver=resolver, resolver_error=501, contract=contract)
     app.add_wsgi_middleware(BodyPassthrough)
     install_bridge(app)  # in place of a2wsgi: fewer thread hand-offs (zot_server/bridge.py)
     app.add_error_handler(HTTPException, _http_error)
