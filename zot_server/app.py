@@ -74,7 +74,7 @@ def _http_error(request: ConnexionRequest, exc: HTTPException) -> ConnexionRespo
 
 
 def _server_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _oci(RegistryError("UNKNOWN", "internal server error", status=500))
 
 
