@@ -10,6 +10,7 @@ server bug, logged and written to the contract report.
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 
@@ -30,6 +31,7 @@ class ContractSetup:
         self.contract = contract
         self.strict = strict
         self.reporter = reporter
+        self.enabled = True
 
 
 def _request_id(scope: Scope) -> str:
@@ -109,7 +111,7 @@ class ContractMiddleware(SpecMiddleware):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         setup = self.setup
-        if setup is None or scope["type"] != "http":
+        if setup is None or not setup.enabled or scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         found = setup.contract.match(scope["method"], scope.get("path", "/"))
@@ -198,10 +200,16 @@ def contract_config(config: dict) -> dict:
 
 def setup_from_settings(swagger: dict, settings: Any) -> ContractSetup:
     """Strict from ``--strict`` or ``extensions.contract.strict``; the report path from
-    ``Settings.contract_report``, ``extensions.contract.report`` or under the root."""
+    ``Settings.contract_report``, ``extensions.contract.report`` or under the root.
+
+    ``ZOT_SERVER_CONTRACT=off`` in the environment turns validation off altogether; it exists
+    only so that scripts/contract_cost.py can measure what validation costs.
+    """
     section = contract_config(settings.config)
     strict = bool(settings.strict or section.get("strict"))
     report = getattr(settings, "contract_report", None) or section.get("report")
     if strict and not report:
         report = default_report_path(settings.root)
-    return ContractSetup(Contract(swagger), strict, Reporter(report if strict else None))
+    setup = ContractSetup(Contract(swagger), strict, Reporter(report if strict else None))
+    setup.enabled = os.environ.get("ZOT_SERVER_CONTRACT") != "off"
+    return setup

@@ -31,6 +31,8 @@ class Route:
     path_spec: SchemaPath
     op_spec: SchemaPath
     body_types: list[str] = field(default_factory=list)
+    query_names: tuple[str, ...] = ()  # declared query and header parameters: what validation
+    header_names: tuple[str, ...] = ()  # reads, so what its cached result depends on
 
     @property
     def label(self) -> str:
@@ -69,6 +71,7 @@ class RouteTable:
                     continue
                 multi = _multi_segment(op, item)
                 body = (op.get("requestBody") or {}).get("content") or {}
+                declared = list(item.get("parameters") or []) + list(op.get("parameters") or [])
                 self.routes.append(
                     Route(
                         method=method,
@@ -79,6 +82,8 @@ class RouteTable:
                         path_spec=spec / "paths" / template,
                         op_spec=spec / "paths" / template / method,
                         body_types=list(body),
+                        query_names=tuple(p["name"] for p in declared if p.get("in") == "query"),
+                        header_names=tuple(p["name"] for p in declared if p.get("in") == "header"),
                     )
                 )
         self.routes.sort(key=lambda r: -r.literal)

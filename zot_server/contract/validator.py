@@ -7,7 +7,9 @@ status and headers alone.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +39,7 @@ from .convert import convert
 from .routes import Route, RouteTable
 
 JSON_BODY_LIMIT = 1 << 20  # a JSON request body bigger than this is refused, not buffered
+RESULT_CACHE = 4096  # validation results kept per server process (see Contract.request_problems)
 
 
 def _json_loads(raw: bytes | str, **parameters: str) -> Any:
@@ -184,6 +187,7 @@ class Contract:
         self._body = V30RequestBodyValidator(self.spec, **options)
         self._data = V30ResponseDataValidator(self.spec, **options)
         self._headers = V30ResponseHeadersValidator(self.spec, **options)
+        self._results: OrderedDict[tuple, list[Problem]] = OrderedDict()
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         return self.routes.match(method, path)
@@ -194,21 +198,62 @@ class Contract:
         return bool(route.body_types) and all(is_plain_json(t) for t in route.body_types)
 
     def request_problems(self, request: Request, route: Route) -> list[Problem]:
+        """What the request breaks. Parameter validation is a pure function of the values of
+        the parameters the operation declares, so its result is cached on exactly those (a
+        client repeating a request, e.g. HEAD of one manifest, is judged once)."""
         control = control_problems(request.parameters.path)
         if control:
             return control
-        errors = list(self._params.iter_errors(request))
+        key = self._cache_key(request, route)
+        cached = self._results.get(key)
+        if cached is not None:
+            self._results.move_to_end(key)
+            problems = list(cached)
+        else:
+            problems = [describe(e) for e in self._params.iter_errors(request)]
+            self._remember(key, problems)
         if self.validates_body(route):
-            errors += list(self._body.iter_errors(request))
-        return [describe(e) for e in errors]
+            problems += [describe(e) for e in self._body.iter_errors(request)]
+        return problems
+
+    @staticmethod
+    def _cache_key(request: Request, route: Route) -> tuple:
+        params = request.parameters
+        return (
+            route.label,
+            tuple(sorted(params.path.items())),
+            tuple((n, tuple(params.query.getlist(n))) for n in route.query_names),
+            tuple((n, params.header.get(n)) for n in route.header_names),
+        )
 
     def response_problems(
         self, request: Request, response: Response, body_checked: bool
     ) -> list[str]:
+        """What the response breaks; cached like requests, on the operation, status, headers
+        (``Date`` aside) and a digest of the body judged."""
+        found = self.routes.match(request.method, request.path)
+        key = None
+        if found is not None:
+            headers = tuple(sorted((k.lower(), v) for k, v in response.headers.items()))
+            body = hashlib.sha256(response.data or b"").digest() if body_checked else b""
+            key = ("response", found[0].label, response.status_code, body,
+                   tuple(h for h in headers if h[0] not in ("date", "server")))  # fmt: skip
+            cached = self._results.get(key)
+            if cached is not None:
+                self._results.move_to_end(key)
+                return [p.rule for p in cached]
         errors = list(self._headers.iter_errors(request, response))
         if body_checked:
             errors += list(self._data.iter_errors(request, response))
-        return [describe(e).rule for e in errors]
+        problems = [describe(e) for e in errors]
+        if key is not None:
+            self._remember(key, problems)
+        return [p.rule for p in problems]
+
+    def _remember(self, key: tuple, problems: list[Problem]) -> None:
+        self._results[key] = problems
+        if len(self._results) > RESULT_CACHE:
+            self._results.popitem(last=False)
 
     @staticmethod
     def response_is_binary(route: Route, status: int, content_type: str) -> bool:
