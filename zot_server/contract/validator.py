@@ -123,8 +123,13 @@ def _cause_text(exc: BaseException) -> str:
     return ""
 
 
-def param_code(name: str, value: object = None) -> str:
-    """The OCI code of a broken path parameter, as the handlers would answer it."""
+def param_code(name: str, value: object = None, location: str = "path") -> str:
+    """The OCI code of a broken parameter, as the handlers would answer it: the repository
+    name, a digest (in the path, or the ``digest`` query of an upload) and a reference."""
+    if location == "query":
+        return "DIGEST_INVALID" if name == "digest" else "BAD_REQUEST"
+    if location != "path":
+        return "BAD_REQUEST"
     if name == "reference" and value is not None:
         return "DIGEST_INVALID" if ":" in str(value) else "MANIFEST_INVALID"
     return {"name": "NAME_INVALID", "digest": "DIGEST_INVALID"}.get(name, "BAD_REQUEST")
@@ -145,7 +150,7 @@ def describe(exc: BaseException) -> Problem:
         text = _text(exc)
         cause = "" if isinstance(exc, MissingParameterError) else _cause_text(exc)
         value = getattr(exc.__cause__, "value", None)
-        code = param_code(exc.name, value) if exc.location == "path" else "BAD_REQUEST"
+        code = param_code(exc.name, value, exc.location)
         return Problem(f"{text}: {cause}" if cause else text, code)
     if isinstance(exc, MediaTypeNotFound):
         return Problem(
