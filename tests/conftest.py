@@ -6,15 +6,22 @@ import shutil
 
 import pytest
 
+from zot_server.contract.report import default_report_path, read_report
 from zot_server.testing import RunningServer
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    """One server (2 workers, so requests of one session cross processes) for the session."""
+    """One server (2 workers, so requests of one session cross processes) for the session.
+
+    Strict (docs/contract.md): every response is validated against the spec, and a response
+    that broke it fails the session at teardown, since it is a server bug."""
     root = tmp_path_factory.mktemp("registry")
-    with RunningServer(root, workers=2) as running:
+    with RunningServer(root, workers=2, extra_args=["--strict"]) as running:
         yield running
+        bugs = [v for v in read_report(default_report_path(root)) if v["kind"] == "response"]
+    if bugs:
+        pytest.fail(f"{len(bugs)} responses broke the spec (server bugs), e.g. {bugs[:3]}")
 
 
 @pytest.fixture
