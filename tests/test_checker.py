@@ -68,3 +68,18 @@ def test_distribution_deviations_are_found(distribution):
     # What distribution does implement passes: push, pull and delete of the scratch image.
     for step in ("push manifest", "pull manifest", "start upload", "delete manifest"):
         assert step not in by_step, by_step[step]
+
+
+def test_basic_auth_is_used_and_its_absence_reported(make_server, tmp_path):
+    from tests.auth_support import serve, write_htpasswd
+
+    htpasswd = write_htpasswd(tmp_path / "htpasswd", {"alice": "s3cret"})
+    server = serve(
+        make_server, tmp_path, "auth", http={"auth": {"htpasswd": {"path": str(htpasswd)}}},
+        extensions={"contract": {"strict": True}},
+    )  # fmt: skip
+    code, report = _check(server.url, "--user", "alice:s3cret", "--push")
+    assert report["deviations"] == [] and code == 0
+    code, anonymous = _check(server.url)
+    version = next(d for d in anonymous["deviations"] if d["step"] == "version check")
+    assert version["status"] == 401 and code == 1
