@@ -111,11 +111,20 @@ def _text(exc: BaseException, limit: int = 300) -> str:
     return cleaned + ("..." if len(text) > limit else "")
 
 
+def _schema_rule(error) -> str:
+    """Where a value breaks which schema keyword, never the value itself: violation records
+    are logged, and a body may hold a secret (an API key, a password)."""
+    where = "/".join(str(p) for p in getattr(error, "absolute_path", ())) or "(value)"
+    keyword = getattr(error, "validator", "schema")
+    expected = _text(ValueError(repr(getattr(error, "validator_value", ""))), limit=80)
+    return f"{where}: breaks '{keyword}' (schema: {expected})"
+
+
 def _cause_text(exc: BaseException) -> str:
     cause = exc.__cause__ or exc.__context__
     if isinstance(cause, InvalidSchemaValue):
-        errors = [getattr(e, "message", None) or _text(e) for e in cause.schema_errors]
-        return "; ".join(errors) or _text(cause)
+        errors = [_schema_rule(e) for e in cause.schema_errors]
+        return "; ".join(errors) or "value breaks its schema"
     if isinstance(cause, (CastError, DeserializeError)):
         return _text(cause)
     if cause is not None and not isinstance(cause, RequestBodyValidationError):
@@ -166,7 +175,11 @@ def describe(exc: BaseException) -> Problem:
             return Problem("request body is required")
         detail = _cause_text(exc)
         return Problem(f"request body: {detail}" if detail else _text(exc))
-    detail, text = _cause_text(exc), _text(exc)
+    detail = _cause_text(exc)
+    if isinstance(exc.__cause__ or exc.__context__, InvalidSchemaValue):
+        # openapi-core's own text quotes the whole value; the schema rules alone suffice.
+        return Problem(f"{type(exc).__name__}: {detail}")
+    text = _text(exc)
     return Problem(f"{text}: {detail}" if detail and detail not in text else text)
 
 
