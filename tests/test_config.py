@@ -84,6 +84,27 @@ def test_settings_follow_the_file_and_flags_override_it(tmp_path):
     assert (settings.root, settings.address, settings.port) == ("/elsewhere", "127.0.0.2", 9999)
 
 
+def test_retention_delay_and_registry_wide_delete_untagged(tmp_path):
+    doc = _full_doc(tmp_path)
+    doc["storage"]["retention"] = {"delay": "90m", "policies": [
+        {"repositories": ["**"], "deleteUntagged": True},
+        {"repositories": ["infra/*"], "deleteUntagged": False}]}  # fmt: skip
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(doc))
+    settings = settings_from_args(Namespace(config=str(path), root=None, address=None,
+                                            port=None, workers=None))  # fmt: skip
+    assert settings.retention_delay == 5400 and settings.gc_untagged is True
+    result = verify(path)
+    assert result.returncode == 0
+    assert "warning: storage.retention.policies[1]:" in result.stdout  # not silently dropped
+    doc["storage"]["retention"]["policies"] = [{"repositories": ["infra/*"],
+                                                "deleteUntagged": True}]  # fmt: skip
+    path.write_text(json.dumps(doc))
+    settings = settings_from_args(Namespace(config=str(path), root=None, address=None,
+                                            port=None, workers=None))  # fmt: skip
+    assert settings.gc_untagged is False
+
+
 def test_unknown_keys_are_warnings_that_name_them(tmp_path):
     doc = _full_doc(tmp_path)
     doc["http"]["auth"]["ldap"] = {"address": "ldap.example", "bindPassword": "s3cr3t-bind"}

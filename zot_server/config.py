@@ -83,6 +83,25 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "gc": _bool("true or false"),
                 "gcDelay": _DURATION,
                 "gcInterval": _DURATION,
+                "retention": {
+                    "type": "object",
+                    "description": "{delay, policies}",
+                    "properties": {
+                        "delay": _DURATION,
+                        "policies": {
+                            "type": "array",
+                            "description": "a list of {repositories, deleteUntagged}",
+                            "items": {
+                                "type": "object",
+                                "description": "{repositories, deleteUntagged}",
+                                "properties": {
+                                    "repositories": _NAMES,
+                                    "deleteUntagged": _bool("true or false"),
+                                },
+                            },
+                        },
+                    },
+                },
             },
         },
         "http": {
@@ -295,6 +314,12 @@ def check_document(doc: dict[str, Any]) -> Checked:
     for key, why in _PARTIAL.items():
         if _lookup(doc, key) is not None:
             checked.warnings.append(f"{key}: {why}")
+    for i, policy in enumerate(_lookup(doc, "storage.retention.policies") or []):
+        if isinstance(policy, dict) and "**" not in (policy.get("repositories") or []):
+            checked.warnings.append(
+                f"storage.retention.policies[{i}]: only a policy for all repositories ('**') "
+                "is implemented; this one is ignored"
+            )
     if not checked.errors:
         _check_semantics(doc, checked.errors)
     return checked
@@ -388,6 +413,14 @@ def settings_from_document(doc: dict[str, Any]) -> Settings:
         settings.gc_delay = parse_duration(storage["gcDelay"])
     if "gcInterval" in storage:
         settings.gc_interval = parse_duration(storage["gcInterval"])
+    retention = storage.get("retention", {})
+    if "delay" in retention:
+        settings.retention_delay = parse_duration(retention["delay"])
+    # Untagged manifests go registry-wide only: a policy must cover every repository ("**").
+    settings.gc_untagged = any(
+        policy.get("deleteUntagged") and "**" in policy.get("repositories", [])
+        for policy in retention.get("policies", [])
+    )
     settings.address = http.get("address", settings.address)
     if "port" in http:
         settings.port = int(http["port"])
