@@ -135,3 +135,13 @@ def test_violation_records_name_the_rule_not_the_value(make_server, tmp_path):
         for line in server.log().splitlines()
         if "zot_server.contract" in line or "rules" in line
     )
+
+
+def test_contract_report_flag_sets_the_report_file(make_server, tmp_path):
+    report = tmp_path / "elsewhere" / "violations.jsonl"
+    server = make_server(extra_args=["--strict", "--contract-report", str(report)])
+    r = requests.get(server.url + "/v2/a/tags/list", params={"n": "many"}, timeout=10)
+    assert r.status_code == 400
+    [recorded] = read_report(report)
+    assert recorded["operation"] == "GET /v2/{name}/tags/list" and recorded["kind"] == "request"
+    assert read_report(default_report_path(server.root)) == []

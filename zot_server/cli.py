@@ -32,6 +32,11 @@ def _serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="a zot config file (JSON or YAML)")
     p.add_argument("--swagger", help="serve this swagger file instead of swagger/swagger.json")
     p.add_argument("--strict", action="store_true", help="validate every response too")
+    p.add_argument(
+        "--contract-report",
+        help="append spec violations (strict mode) to this JSON-lines file "
+        "(default: <root>/.zot-server/contract-violations.jsonl)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -53,6 +58,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         settings.swagger = args.swagger
     if getattr(args, "strict", False):
         settings.strict = True
+    if getattr(args, "contract_report", None):
+        settings.contract_report = args.contract_report
     return settings
 
 
