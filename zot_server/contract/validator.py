@@ -120,10 +120,15 @@ def _schema_rule(error) -> str:
     return f"{where}: breaks '{keyword}' (schema: {expected})"
 
 
-def _cause_text(exc: BaseException) -> str:
+def _cause_text(exc: BaseException, reveal: bool = False) -> str:
+    """The rules a value broke. Only parameter values (names, digests, tags: the client's own,
+    and what a client author needs to see) are quoted; body values never are."""
     cause = exc.__cause__ or exc.__context__
     if isinstance(cause, InvalidSchemaValue):
-        errors = [_schema_rule(e) for e in cause.schema_errors]
+        errors = [
+            (getattr(e, "message", None) or _text(e)) if reveal else _schema_rule(e)
+            for e in cause.schema_errors
+        ]
         return "; ".join(errors) or "value breaks its schema"
     if isinstance(cause, (CastError, DeserializeError)):
         return _text(cause)
@@ -157,7 +162,7 @@ def describe(exc: BaseException) -> Problem:
     """A readable rule for an openapi-core error, naming the parameter or body it concerns."""
     if isinstance(exc, ParameterValidationError):
         text = _text(exc)
-        cause = "" if isinstance(exc, MissingParameterError) else _cause_text(exc)
+        cause = "" if isinstance(exc, MissingParameterError) else _cause_text(exc, reveal=True)
         value = getattr(exc.__cause__, "value", None)
         code = param_code(exc.name, value, exc.location)
         return Problem(f"{text}: {cause}" if cause else text, code)
