@@ -36,6 +36,7 @@ from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from .convert import convert
+from .memo import memoise
 from .routes import Route, RouteTable
 
 JSON_BODY_LIMIT = 1 << 20  # a JSON request body bigger than this is refused, not buffered
@@ -197,7 +198,9 @@ class Contract:
 
     def __init__(self, swagger: dict) -> None:
         self.openapi = convert(swagger)
-        self.spec = SchemaPath.from_dict(self.openapi)
+        # jsonschema-path can cache resolved nodes but does not by default; the spec never
+        # changes while the server runs, so every node resolved once stays resolved.
+        self.spec = SchemaPath.from_dict(self.openapi, resolved_cache_maxsize=1 << 16)
         self.routes = RouteTable(self.openapi, self.spec)
         options = {
             "path_finder_cls": self.routes.finder_class(),
@@ -206,10 +209,10 @@ class Contract:
                 json_media_types(self.openapi), _json_loads
             ),
         }
-        self._params = V30RequestParametersValidator(self.spec, **options)
-        self._body = V30RequestBodyValidator(self.spec, **options)
-        self._data = V30ResponseDataValidator(self.spec, **options)
-        self._headers = V30ResponseHeadersValidator(self.spec, **options)
+        self._params = memoise(V30RequestParametersValidator(self.spec, **options))
+        self._body = memoise(V30RequestBodyValidator(self.spec, **options))
+        self._data = memoise(V30ResponseDataValidator(self.spec, **options))
+        self._headers = memoise(V30ResponseHeadersValidator(self.spec, **options))
         self._results: OrderedDict[tuple, list[Problem]] = OrderedDict()
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
