@@ -210,3 +210,20 @@ def test_a_server_runs_from_a_yaml_config(make_server, tmp_path):
     running = make_server(root, port=port, extra_args=["--config", str(path)])
     r = requests.get(running.url + "/v2/", timeout=10)
     assert r.status_code == 200 and r.json() == {}
+
+
+@pytest.mark.parametrize("level, booting_logged", [("info", True), ("error", False)])
+def test_log_level_sets_what_the_server_logs(make_server, tmp_path, level, booting_logged):
+    # gunicorn logs "Booting worker" at info: shown at zot's info level, not at error.
+    root = tmp_path / "root"
+    port = free_port()
+    doc = {
+        "storage": {"rootDirectory": str(root)},
+        "http": {"address": "127.0.0.1", "port": str(port)},
+        "log": {"level": level},
+    }
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(doc))
+    running = make_server(root, port=port, extra_args=["--config", str(path)])
+    assert requests.get(running.url + "/v2/", timeout=10).status_code == 200
+    assert ("Booting worker" in running.log()) is booting_logged, running.log()[-2000:]

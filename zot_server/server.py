@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -9,6 +10,24 @@ from gunicorn.app.base import BaseApplication
 
 from .registry import Settings
 from .timeouts import worker_class
+
+# zot's log.level values -> gunicorn's and Python's level names.
+GUNICORN_LEVELS = {
+    "debug": "debug",
+    "info": "info",
+    "warn": "warning",
+    "warning": "warning",
+    "error": "error",
+    "panic": "critical",
+    "fatal": "critical",
+}
+
+
+def configure_logging(level: str) -> None:
+    """The server's own loggers (contract violations are JSON lines) at zot's log.level."""
+    logging.basicConfig(
+        level=GUNICORN_LEVELS.get(level, "warning").upper(), format="%(message)s", force=True
+    )
 
 
 class _Gunicorn(BaseApplication):
@@ -29,7 +48,7 @@ class _Gunicorn(BaseApplication):
             "control_socket_disable": True,
             "accesslog": None,
             "errorlog": "-",
-            "loglevel": "warning",
+            "loglevel": GUNICORN_LEVELS.get(s.log_level, "warning"),
             # Build the app once, before forking (spec, validators, routes): each worker then
             # answers at once instead of building its own copy (start-up to first 200 < 1 s).
             "preload_app": True,
@@ -59,6 +78,7 @@ def run(settings: Settings) -> int:
     """Serve until interrupted; prints where it listens and where it stores."""
     root = os.path.abspath(settings.root)
     os.makedirs(root, exist_ok=True)
+    configure_logging(settings.log_level)
     # Build once in the parent: a spec or config error stops the start with a clear message.
     from .app import create_app
 
