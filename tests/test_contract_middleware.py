@@ -145,3 +145,16 @@ def test_contract_report_flag_sets_the_report_file(make_server, tmp_path):
     [recorded] = read_report(report)
     assert recorded["operation"] == "GET /v2/{name}/tags/list" and recorded["kind"] == "request"
     assert read_report(default_report_path(server.root)) == []
+
+
+def test_a_bad_body_is_not_remembered_for_the_next_request(make_server):
+    # The result cache holds parameter verdicts only: a first request with a broken JSON body
+    # must not make the next, well-formed one (same parameters) fail as well.
+    server = make_server()
+    url = server.url + "/zot/auth/apikey"
+    headers = {"Content-Type": "application/json"}
+    bad = requests.post(url, data=b"{not json", headers=headers, timeout=10)
+    assert bad.status_code == 400 and "request body" in " ".join(_error(bad)["detail"]["rules"])
+    for _ in range(3):
+        good = requests.post(url, json={"label": "ok"}, headers=headers, timeout=10)
+        assert "request body" not in good.text, good.text

@@ -237,7 +237,7 @@ class Contract:
             problems = list(cached)
         else:
             problems = [describe(e) for e in self._params.iter_errors(request)]
-            self._remember(key, problems)
+            self._remember(key, tuple(problems))  # frozen: the body's problems are not cached
         if self.validates_body(route):
             problems += [describe(e) for e in self._body.iter_errors(request)]
         return problems
@@ -273,10 +273,10 @@ class Contract:
             errors += list(self._data.iter_errors(request, response))
         problems = [describe(e) for e in errors]
         if key is not None:
-            self._remember(key, problems)
+            self._remember(key, tuple(problems))
         return [p.rule for p in problems]
 
-    def _remember(self, key: tuple, problems: list[Problem]) -> None:
+    def _remember(self, key: tuple, problems: tuple[Problem, ...]) -> None:
         self._results[key] = problems
         if len(self._results) > RESULT_CACHE:
             self._results.popitem(last=False)
