@@ -223,13 +223,7 @@ class _Answer:
             return
         body = self.file
         try:
-            body.file.seek(body.start)
-            remaining = body.length
-            while remaining > 0:
-                data = body.file.read(min(body.block, remaining))
-                if not data:
-                    break
-                remaining -= len(data)
+            for data in body:  # blocks read by the loop itself: page-cache reads, no hand-off
                 await self.send({"type": "http.response.body", "body": data, "more_body": True})
             await self.send({"type": "http.response.body", "body": b""})
         finally:
