@@ -26,10 +26,7 @@ def _accepts(media_type: str) -> bool:
 
 def _find(name: str, reference: str) -> ManifestRecord:
     check_name(name)
-    if is_digest(reference):
-        check_digest(reference)
-    else:
-        check_reference(reference)
+    check_reference(reference)
     record = storage().manifest(name, reference)
     if not is_digest(reference) and not _accepts(record.media_type):
         raise RegistryError(
@@ -119,9 +116,6 @@ def put_manifest(name: str, reference: str) -> flask.Response:
 def delete_manifest(name: str, reference: str) -> flask.Response:
     """By digest: the manifest and its tags. By tag: only the tag (end-9)."""
     check_name(name)
-    if is_digest(reference):
-        check_digest(reference)
-    else:
-        check_reference(reference)
+    check_reference(reference)
     storage().delete_manifest(name, reference)
     return empty(202)
