@@ -9,7 +9,8 @@ and every response message -- and changes only how bytes cross between the threa
 - a small answer (manifests, errors, JSON) is gathered in the handler thread and sent by the
   event loop in one go after the handler returns: one hand-off per request;
 - a blob answer is a :class:`FileBody` (offered to handlers as ``wsgi.file_wrapper``), which
-  the event loop streams from the file in 1 MiB blocks itself, no thread involved;
+  goes to the server as one ``http.response.zerocopysend`` where the server offers it (ours
+  does on plain TCP: ``sendfile.py``), else the event loop streams it in 1 MiB blocks itself;
 - any other large or streamed answer is sent block by block from the thread;
 - the request body is pumped by the event loop into a bounded buffer (8 MiB) that the handler
   thread reads from, so an upload never waits on a loop round trip per block.
@@ -32,6 +33,7 @@ FILE_BLOCK = 1 << 20  # 1 MiB blocks pulled faster than 4 MiB here (cache-sized 
 GATHER_LIMIT = 1 << 20  # answers up to this size are sent whole after the handler returns
 BODY_BUFFER = 8 << 20  # request bytes read ahead of the handler, at most
 THREADS = 32  # concurrent handlers per worker (a long upload holds one)
+ZEROCOPY = "http.response.zerocopysend"  # the ASGI extension for file bodies
 
 
 class FileBody:
@@ -148,9 +150,10 @@ class RequestBody:
 class _Answer:
     """What the handler thread produced: status line, headers, and a body or a file."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, send: Callable) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, send: Callable, zerocopy: bool) -> None:
         self.loop = loop
         self.send = send
+        self.zerocopy = zerocopy  # the server takes http.response.zerocopysend
         self.status = 500
         self.headers: list[tuple[bytes, bytes]] = []
         self.chunks: list[bytes] = []
@@ -223,6 +226,18 @@ class _Answer:
             return
         body = self.file
         try:
+            if self.zerocopy:  # the kernel copies page cache to socket (zot_server/sendfile.py)
+                await self.send(
+                    {
+                        "type": ZEROCOPY,
+                        "file": body.file,
+                        "offset": body.start,
+                        "count": body.length,
+                        "more_body": True,  # the end comes as a body message, as middlewares expect
+                    }
+                )
+                await self.send({"type": "http.response.body", "body": b""})
+                return
             for data in body:  # blocks read by the loop itself: page-cache reads, no hand-off
                 await self.send({"type": "http.response.body", "body": data, "more_body": True})
             await self.send({"type": "http.response.body", "body": b""})
@@ -247,7 +262,7 @@ class WSGIBridge:
         body = RequestBody(loop, receive)
         environ = build_environ(scope, body)  # type: ignore[arg-type]
         environ["wsgi.file_wrapper"] = FileBody
-        answer = _Answer(loop, send)
+        answer = _Answer(loop, send, ZEROCOPY in (scope.get("extensions") or {}))
         pump = loop.create_task(body.pump())
         try:
             context = contextvars.copy_context()

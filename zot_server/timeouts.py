@@ -105,11 +105,17 @@ def _oci_head_error(status: int, code: str, message: str) -> bytes:
 
 
 def bounded_protocol():
-    """uvicorn's httptools protocol with bounded heads and OCI error bodies (built lazily)."""
+    """uvicorn's httptools protocol: bounded heads, OCI errors, zero-copy blobs (built lazily)."""
     import httptools
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+    from .sendfile import offer
+
     class BoundedHttpTools(HttpToolsProtocol):
+        def on_headers_complete(self) -> None:
+            super().on_headers_complete()
+            offer(self)  # blob bodies by sendfile (the app's task has not run yet)
+
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._head = 0
