@@ -93,7 +93,6 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     with spec_checked_once(spec, settings.root):  # zot_server/startup.py
         app.add_api(spec, resolver=resolver, resolver_error=501, contract=contract)
     app.add_wsgi_middleware(BodyPassthrough)
-    install_bridge(app)  # in place of a2wsgi: fewer thread hand-offs (zot_server/bridge.py)
     app.add_error_handler(HTTPException, _http_error)
     app.add_error_handler(Exception, _server_error)
 
@@ -107,6 +106,11 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     # Connexion builds its middleware (and registers the Flask routes) at the first request;
     # build it now so a broken spec or resolver fails at start-up, not on every request.
     app.middleware.app, app.middleware.middleware_stack = app.middleware._build_middleware_stack()
+    # In place of a2wsgi: fewer thread hand-offs (zot_server/bridge.py). The resolver knows the
+    # quick read handlers once the stack is built; they run on the event loop where storage
+    # reads are local.
+    inline = frozenset(resolver.quick) if registry.storage.local_reads else frozenset()
+    install_bridge(app, inline)
 
     @flask_app.get("/swagger.json")
     def swagger_json() -> flask.Response:

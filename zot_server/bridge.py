@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import io
 import os
 import threading
 from collections import deque
@@ -150,10 +151,15 @@ class RequestBody:
 class _Answer:
     """What the handler thread produced: status line, headers, and a body or a file."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, send: Callable, zerocopy: bool) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, send: Callable, zerocopy: bool, inline: bool
+    ) -> None:
         self.loop = loop
         self.send = send
         self.zerocopy = zerocopy  # the server takes http.response.zerocopysend
+        # Run on the event loop itself: gather the whole answer (a send from here would wait
+        # on the loop it blocks).
+        self.gather_limit = float("inf") if inline else GATHER_LIMIT
         self.status = 500
         self.headers: list[tuple[bytes, bytes]] = []
         self.chunks: list[bytes] = []
@@ -174,7 +180,7 @@ class _Answer:
     def _write(self, data: bytes) -> None:  # the legacy write() callable
         if data:
             self.chunks.append(data)
-            if sum(map(len, self.chunks)) > GATHER_LIMIT:
+            if sum(map(len, self.chunks)) > self.gather_limit:
                 self._flush()
 
     def _call(self, message: dict) -> None:
@@ -204,7 +210,7 @@ class _Answer:
                     continue
                 self.chunks.append(chunk)
                 gathered += len(chunk)
-                if self.streaming or gathered > GATHER_LIMIT:
+                if self.streaming or gathered > self.gather_limit:
                     self._flush()
             if self.streaming:
                 self._flush()
@@ -245,35 +251,60 @@ class _Answer:
             body.close()
 
 
+def _bodyless(scope: dict) -> bool:
+    """No Content-Length (or 0) and no Transfer-Encoding: nothing to pump, nothing to wait for."""
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return False
+    return True
+
+
 class WSGIBridge:
     """The ASGI app that runs ``app`` (a WSGI callable) in a pool of handler threads.
 
     ``app`` is an attribute read per request, so ``FlaskApp.add_wsgi_middleware`` keeps working.
+    A request without a body for one of the ``inline`` operation ids (quick handlers over
+    local storage: manifest and blob HEAD/GET, tags) runs on the event loop instead: measured,
+    the hand-off to a thread and back was a large share of such a request's cost.
     """
 
-    def __init__(self, app: Callable, threads: int = THREADS) -> None:
+    def __init__(
+        self, app: Callable, threads: int = THREADS, inline: frozenset[str] = frozenset()
+    ) -> None:
         self.app = app
+        self.inline = inline
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="zot-handler")
+
+    def _runs_inline(self, scope: dict) -> bool:
+        routing = (scope.get("extensions") or {}).get("connexion_routing") or {}
+        return routing.get("operation_id") in self.inline
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":  # lifespan is answered further out, websockets never
             return
         loop = asyncio.get_running_loop()
-        body = RequestBody(loop, receive)
+        bodyless = _bodyless(scope)
+        body = io.BytesIO() if bodyless else RequestBody(loop, receive)
         environ = build_environ(scope, body)  # type: ignore[arg-type]
         environ["wsgi.file_wrapper"] = FileBody
-        answer = _Answer(loop, send, ZEROCOPY in (scope.get("extensions") or {}))
-        pump = loop.create_task(body.pump())
+        inline = bodyless and self._runs_inline(scope)
+        answer = _Answer(loop, send, ZEROCOPY in (scope.get("extensions") or {}), inline)
+        pump = None if bodyless else loop.create_task(body.pump())  # type: ignore[union-attr]
         try:
             context = contextvars.copy_context()
-            await loop.run_in_executor(self.executor, context.run, answer.run, self.app, environ)
+            if inline:
+                context.run(answer.run, self.app, environ)
+            else:
+                await loop.run_in_executor(
+                    self.executor, context.run, answer.run, self.app, environ
+                )
             await answer.finish()
         finally:
-            if not pump.done():
+            if pump is not None and not pump.done():
                 pump.cancel()
 
 
-def install(connexion_app: Any) -> None:
+def install(connexion_app: Any, inline: frozenset[str] = frozenset()) -> None:
     """Put the bridge in place of a2wsgi in a ``connexion.FlaskApp``, keeping its WSGI chain."""
     inner = connexion_app._middleware_app
-    inner.asgi_app = WSGIBridge(inner.asgi_app.app)
+    inner.asgi_app = WSGIBridge(inner.asgi_app.app, inline=inline)

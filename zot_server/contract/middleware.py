@@ -10,8 +10,10 @@ server bug, logged and written to the contract report.
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from connexion.middleware.abstract import SpecMiddleware
@@ -34,11 +36,20 @@ class ContractSetup:
         self.enabled = True
 
 
+_ids: tuple[int, str, Iterator[int]] = (0, "", itertools.count())
+
+
 def _request_id(scope: Scope) -> str:
+    """The client's X-Request-Id, else a new one: a per-process random prefix and a counter
+    (uuid4 per request read os.urandom, which gave up the GIL on every request)."""
+    global _ids
     for key, value in scope.get("headers", []):
         if key == b"x-request-id":
             return value.decode("latin-1")[:64]
-    return uuid.uuid4().hex[:16]
+    pid, prefix, counter = _ids
+    if pid != os.getpid():  # a new (forked) worker: its own prefix
+        _ids = pid, prefix, counter = os.getpid(), uuid.uuid4().hex[:8], itertools.count()
+    return f"{prefix}{next(counter):08x}"
 
 
 async def _send_error(

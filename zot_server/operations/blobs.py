@@ -54,14 +54,14 @@ def parse_range(header: str, size: int) -> tuple[int, int]:
     return start, end - start + 1
 
 
-@handles("HEAD", "/v2/{name}/blobs/{digest}")
+@handles("HEAD", "/v2/{name}/blobs/{digest}", quick=True)
 def check_blob(name: str, digest: str) -> flask.Response:
     blob = _blob(name, digest)
     headers = {**_headers(blob), "Content-Type": OCTETS}
     return empty(200, headers, length=blob.size)
 
 
-@handles("GET", "/v2/{name}/blobs/{digest}")
+@handles("GET", "/v2/{name}/blobs/{digest}", quick=True)
 def get_blob(name: str, digest: str) -> flask.Response:
     blob = _blob(name, digest)
     headers = _headers(blob)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import flask
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
 from ..context import declared_length, storage
 from ..errors import RegistryError
@@ -15,13 +18,21 @@ from ..validation.manifests import MAX_MANIFEST, check_references, parse
 from . import handles
 
 
+@functools.lru_cache(maxsize=256)
+def _accepted(header: str) -> frozenset[str]:
+    """The media types an Accept header names, parameters dropped (clients repeat theirs)."""
+    return frozenset(
+        value.split(";", 1)[0].strip() for value, _ in MIMEAccept(parse_accept_header(header))
+    )
+
+
 def _accepts(media_type: str) -> bool:
     """Content negotiation (content-negotiation.md): no Accept, a wildcard, or the type."""
-    accepted = flask.request.accept_mimetypes
-    if not accepted:
+    header = ", ".join(flask.request.headers.getlist("Accept"))
+    values = _accepted(header)
+    if not values:
         return True
-    values = [value.split(";", 1)[0].strip() for value, _ in accepted]
-    return any(v in ("*/*", "application/*", media_type) for v in values)
+    return "*/*" in values or "application/*" in values or media_type in values
 
 
 def _find(name: str, reference: str) -> ManifestRecord:
@@ -45,13 +56,13 @@ def _headers(record: ManifestRecord) -> dict[str, str]:
     }
 
 
-@handles("GET", "/v2/{name}/manifests/{reference}")
+@handles("GET", "/v2/{name}/manifests/{reference}", quick=True)
 def get_manifest(name: str, reference: str) -> flask.Response:
     record = _find(name, reference)
     return flask.Response(record.body, status=200, headers=_headers(record))
 
 
-@handles("HEAD", "/v2/{name}/manifests/{reference}")
+@handles("HEAD", "/v2/{name}/manifests/{reference}", quick=True)
 def check_manifest(name: str, reference: str) -> flask.Response:
     record = _find(name, reference)
     return empty(200, _headers(record), length=record.size)

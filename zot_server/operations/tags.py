@@ -11,7 +11,7 @@ from ..responses import json_response
 from . import handles
 
 
-@handles("GET", "/v2/{name}/tags/list")
+@handles("GET", "/v2/{name}/tags/list", quick=True)
 def list_tags(name: str) -> flask.Response:
     check_name(name)
     tags, headers = page(storage().tags(name), f"/v2/{name}/tags/list")

@@ -68,7 +68,7 @@ def _discard(name: str, upload_id: str) -> None:
         pass
 
 
-@handles("GET", "/v2/{name}/blobs/uploads/{session_id}")
+@handles("GET", "/v2/{name}/blobs/uploads/{session_id}", quick=True)
 def upload_status(name: str, session_id: str) -> flask.Response:
     check_name(name)
     offset = storage().upload_offset(name, session_id)

@@ -92,6 +92,10 @@ class ManifestRecord:
 class Storage(abc.ABC):
     """What every back end provides. One instance may serve many threads and processes."""
 
+    # Reads answer from the local disk or page cache in microseconds, so the server may run
+    # quick read handlers on its event loop (a network back end must leave this False).
+    local_reads: bool = False
+
     # -- repositories ---------------------------------------------------------------------
     @abc.abstractmethod
     def repositories(self) -> list[str]:

@@ -119,6 +119,8 @@ class _HashCache:
 class LocalStorage(Storage):
     """OCI image layouts under ``root``; safe for many threads and many processes."""
 
+    local_reads = True
+
     def __init__(self, root: str, fsync: bool = True, dedupe: bool = True) -> None:
         self.root = os.path.realpath(root)
         self.fsync = fsync
