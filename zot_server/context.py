@@ -29,6 +29,10 @@ def body_chunks() -> Iterator[bytes]:
     """The request body as it arrives, in blocks; a client that stops short is an error."""
     stream = flask.request.stream
     try:
+        pieces = getattr(stream, "pieces", None)  # the bridge's RequestBody: as received
+        if pieces is not None:
+            yield from pieces()
+            return
         while True:
             block = stream.read(STREAM_BLOCK)
             if not block:
