@@ -9,7 +9,9 @@ Both servers run on loopback, on free ports, with their roots in one temporary d
 filesystem), pinned to the same CPUs (``taskset``; ``GOMAXPROCS`` for distribution and as many
 gunicorn workers for zot-server). Rounds alternate A B A B; each figure is the median of the
 rounds, printed with the ratio zot-server / distribution and the physical bound measured in the
-same run (a plain sequential write of the same size, ``sendfile`` of the same file).
+same run (a plain sequential write of the same size, ``sendfile`` of the same file). Each 1 GiB
+push is also compared with a write+fsync of the same size taken just before it, since this
+virtual disk's rate moves by 2-3x from one minute to the next.
 """
 
 from __future__ import annotations
@@ -242,20 +244,35 @@ class Round:
     notes: list[str] = field(default_factory=list)
 
 
+def adjacent_bound(server: Server, layer: Layer, out: Round, push: str) -> float:
+    """write+fsync of the same size on the same filesystem right before a push.
+
+    This virtual disk's write+fsync rate moved between 266 and 778 MB/s from one minute to
+    the next (measured back to back), so a push is also compared with a bound taken just
+    before it, besides the one at the start of the run."""
+    bound = sequential_write(server.root.parent / f"seq-{server.kind}", layer.size, True)
+    out.figures[f"write+fsync before {push} MB/s"] = bound
+    return bound
+
+
 def big_transfers(server: Server, layer: Layer, out: Round) -> None:
     """1 GiB (or --big) blob: monolithic PUT, streamed PATCH + PUT, GET; peak RSS meanwhile."""
     client = Client(server.url, timeout=600)
     mib = layer.size / (1 << 20)
+    bound = adjacent_bound(server, layer, out, "monolithic")
     with RssSampler(server) as rss:
         repo = f"big/{server.kind}-{time.monotonic_ns()}"
         started = time.perf_counter()
         put_monolith(client, repo, None, layer)
-        out.figures["blob push monolithic MB/s"] = mib / (time.perf_counter() - started)
+        rate = mib / (time.perf_counter() - started)
+        out.figures["blob push monolithic MB/s"] = rate
+        out.figures["blob push monolithic / adjacent write+fsync"] = rate / bound
         client.request("DELETE", f"/v2/{repo}/blobs/{layer.digest}")
 
         repo2 = repo + "-s"
         reply = client.request("POST", f"/v2/{repo2}/blobs/uploads/")
         location = reply.headers["Location"]
+        bound = adjacent_bound(server, layer, out, "streamed")
         started = time.perf_counter()
         with open(layer.path, "rb") as body:
             reply = client.request(
@@ -266,7 +283,9 @@ def big_transfers(server: Server, layer: Layer, out: Round) -> None:
         reply = client.request("PUT", f"{location}{sep}digest={layer.digest}", b"")
         if reply.status != 201:
             out.notes.append(f"streamed push answered {reply.status}")
-        out.figures["blob push streamed MB/s"] = mib / (time.perf_counter() - started)
+        rate = mib / (time.perf_counter() - started)
+        out.figures["blob push streamed MB/s"] = rate
+        out.figures["blob push streamed / adjacent write+fsync"] = rate / bound
 
         pulls = []
         for _ in range(2):  # the first GET may still read from disk; keep the better one
@@ -520,9 +539,11 @@ def _target(name: str, row: dict, bounds: dict[str, float]) -> str:
     if name == "blob pull MB/s":
         share = zot / bounds["sendfile MB/s"]
         checks.append(f"{share:.0%} of sendfile: {'met' if share >= 0.8 else 'MISSED'}")
-    if name.startswith("blob push"):
+    if name.startswith("blob push") and name.endswith("MB/s"):
         share = zot / bounds["sequential write MB/s (fsync)"]
         checks.append(f"{share:.0%} of write+fsync: {'met' if share >= 0.8 else 'MISSED'}")
+    if name.endswith("/ adjacent write+fsync"):
+        checks.append(f">= 80%: {'met' if zot >= 0.8 else 'MISSED'}")
     if name == "peak RSS per worker MiB":
         checks.append(f"< 150 MiB: {'met' if zot < 150 else 'MISSED'}")
     if name == "start-up to first 200 s":
@@ -537,7 +558,8 @@ def print_report(summary: dict, bounds: dict, load, args, kinds: list[str]) -> N
     )
     for name, value in bounds.items():
         print(f"  bound: {name:<40} {value:10.1f}")
-    head = f"{'figure':<34} {'zot-server':>12} {'distribution':>12} {'ratio':>7}  target"
+    width = max([34, *map(len, summary)])
+    head = f"{'figure':<{width}} {'zot-server':>12} {'distribution':>12} {'ratio':>7}  target"
     print(head)
     print("-" * (len(head) + 30))
     for name, row in summary.items():
@@ -546,7 +568,7 @@ def print_report(summary: dict, bounds: dict, load, args, kinds: list[str]) -> N
             for k in ("zot-server", "distribution")
         ]
         ratio = f"{row['ratio']:6.2f}x" if row.get("ratio") is not None else f"{'-':>7}"
-        print(f"{name:<34} {cells[0]} {cells[1]} {ratio}  {_target(name, row, bounds)}")
+        print(f"{name:<{width}} {cells[0]} {cells[1]} {ratio}  {_target(name, row, bounds)}")
 
 
 if __name__ == "__main__":

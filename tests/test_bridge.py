@@ -91,3 +91,22 @@ def test_the_registry_runs_its_quick_reads_inline(tmp_path):
     assert "get_v2_name_blobs_digest" in inline
     assert not any(op.startswith(("put_", "post_", "patch_", "delete_")) for op in inline)
     assert "get_v2_catalog" not in inline  # walks the whole root: a thread's job
+
+
+def test_lifespan_is_answered():
+    """uvicorn (lifespan "on") and Starlette's TestClient wait for these replies."""
+
+    async def run():
+        incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+        sent = []
+
+        async def receive():
+            return incoming.pop(0)
+
+        async def send(message):
+            sent.append(message["type"])
+
+        await WSGIBridge(_app)({"type": "lifespan"}, receive, send)
+        return sent
+
+    assert asyncio.run(run()) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]

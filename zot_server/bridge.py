@@ -267,6 +267,16 @@ def _bodyless(scope: dict) -> bool:
     return True
 
 
+async def _lifespan(receive: Callable, send: Callable) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 class WSGIBridge:
     """The ASGI app that runs ``app`` (a WSGI callable) in a pool of handler threads.
 
@@ -288,7 +298,10 @@ class WSGIBridge:
         return routing.get("operation_id") in self.inline
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http":  # lifespan is answered further out, websockets never
+        if scope["type"] == "lifespan":  # nothing to start or stop here: say so
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":  # no websockets in this API
             return
         loop = asyncio.get_running_loop()
         bodyless = _bodyless(scope)

@@ -7,7 +7,11 @@ import sys
 import warnings
 from collections.abc import Callable
 
-from .registry import DEFAULT_ADDRESS, DEFAULT_PORT, DEFAULT_ROOT, Settings
+from . import lazyimports
+
+lazyimports.install()  # before connexion and openapi-core: see zot_server/lazyimports.py
+
+from .registry import DEFAULT_ADDRESS, DEFAULT_PORT, DEFAULT_ROOT, Settings  # noqa: E402
 
 # Subcommands register here: name -> (add_arguments, run). Modules of other commands
 # append to it in their own files and are imported in _load_commands().
@@ -85,7 +89,9 @@ def _load_commands() -> None:
 def main(argv: list[str] | None = None) -> int:
     # connexion imports starlette's test client at import time, which warns about httpx.
     warnings.filterwarnings("ignore", message=".*httpx.*", module="connexion.*")
-    _load_commands()
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] != ["serve"]:  # serve needs none of the others (~30 ms of imports at start)
+        _load_commands()
     parser = argparse.ArgumentParser(prog="zot-server", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (add_arguments, _) in sorted(COMMANDS.items()):

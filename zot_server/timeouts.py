@@ -158,6 +158,7 @@ def worker_class():
     from uvicorn_worker import UvicornWorker
 
     class Worker(UvicornWorker):
-        CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "http": bounded_protocol()}
+        # No WebSocket in this API: "none" also spares each new worker importing a ws library.
+        CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "http": bounded_protocol(), "ws": "none"}
 
     return Worker
