@@ -23,6 +23,7 @@ from .registry import Registry, Settings
 from .resolver import OperationResolver
 from .spec import effective_spec
 from .startup import spec_checked_once
+from .views import install as install_lean_views
 from .wsgi import BodyPassthrough
 
 log = logging.getLogger("zot_server")
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> connexion.FlaskApp:
     # reads are local.
     inline = frozenset(resolver.quick) if registry.storage.local_reads else frozenset()
     install_bridge(app, inline)
+    flask_app.extensions["zot.lean_views"] = install_lean_views(flask_app)  # zot_server/views.py
 
     @flask_app.get("/swagger.json")
     def swagger_json() -> flask.Response:
