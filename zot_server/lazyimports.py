@@ -16,6 +16,7 @@ Only the ``zot-server`` command installs this; importing :mod:`zot_server` chang
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -49,13 +50,25 @@ def _deferred_class(module: str, name: str) -> type:
     return type(name, (), {"__new__": __new__, "__module__": module, "__doc__": __doc__})
 
 
+def _find(name: str) -> importlib.machinery.ModuleSpec | None:
+    """Where ``name`` would load from, without importing its parent package (whose
+    ``__init__`` may import ``name`` itself: openapi-spec-validator's does)."""
+    parent, _, _ = name.rpartition(".")
+    try:
+        if not parent:
+            return importlib.util.find_spec(name)
+        outer = _find(parent)
+        if outer is None or outer.submodule_search_locations is None:
+            return None
+        return importlib.machinery.PathFinder.find_spec(name, outer.submodule_search_locations)
+    except (ImportError, ValueError):
+        return None
+
+
 def _stand_in(name: str) -> None:
     if name in sys.modules:
         return
-    try:
-        spec = importlib.util.find_spec(name)
-    except ImportError:  # its parent package is missing
-        return
+    spec = _find(name)
     if spec is None:
         return
     module = types.ModuleType(name, "stand-in until first use (zot_server.lazyimports)")

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import jwt
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+# PyJWT and cryptography are imported where a bearer setup needs them, not with this module:
+# `python -X importtime` put them at ~0.1 s of a start-up, and most servers use no bearer tokens.
 
 
 class BearerError(ValueError):
@@ -21,6 +19,9 @@ class BearerError(ValueError):
 
 def load_public_key(path: str):
     """The verification key from a PEM certificate (as zot expects) or a PEM public key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -37,6 +38,8 @@ def load_public_key(path: str):
 
 
 def _algorithms(key) -> list[str]:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
     if isinstance(key, rsa.RSAPublicKey):
         return ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]
     if isinstance(key, ec.EllipticCurvePublicKey):
@@ -48,6 +51,9 @@ def _algorithms(key) -> list[str]:
 
 class BearerVerifier:
     def __init__(self, realm: str, service: str, cert_path: str) -> None:
+        import jwt
+
+        self._jwt = jwt
         self.realm = realm
         self.service = service
         self.key = load_public_key(cert_path)
@@ -55,6 +61,7 @@ class BearerVerifier:
 
     def claims(self, token: str) -> dict[str, Any]:
         """The token's claims once signature, expiry and audience hold; else BearerError."""
+        jwt = self._jwt
         try:
             return jwt.decode(
                 token,

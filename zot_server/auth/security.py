@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -265,7 +266,8 @@ class Security:
         return scopes
 
     # -- what handlers ask -----------------------------------------------------------------
-    def readable(self, identity: Identity, names: list[str]) -> list[str]:
+    def readable(self, identity: Identity, names: Iterable[str]) -> Iterator[str]:
+        """The names this identity may read, in their order, as they come (catalog pages)."""
         if self.bearer is not None or not self.policy.enabled:
-            return names
-        return [n for n in names if self.policy.can(identity.user, identity.groups, "read", n)]
+            return iter(names)
+        return (n for n in names if self.policy.can(identity.user, identity.groups, "read", n))

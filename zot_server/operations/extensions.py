@@ -116,7 +116,7 @@ def userprefs() -> flask.Response:
     if who.anonymous:
         raise RegistryError("DENIED", "stars and bookmarks belong to a logged-in user")
     check_name(repo)
-    if not registry().security.readable(who, [repo]):
+    if not any(registry().security.readable(who, [repo])):
         raise RegistryError("DENIED", "the user may not read this repository")
     if not storage().repository_exists(repo):
         raise RegistryError("NAME_UNKNOWN", detail={"name": repo})

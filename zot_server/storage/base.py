@@ -9,7 +9,7 @@ so no back end needs to hold a blob whole in memory.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -100,6 +100,13 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def repositories(self) -> list[str]:
         """All repository names, sorted."""
+
+    def repositories_after(self, last: str | None) -> Iterator[str]:
+        """Repository names after ``last``, in sorted order, produced as they are found (a
+        catalog page need not list the whole store). Back ends may do better than this."""
+        for name in self.repositories():
+            if last is None or name > last:
+                yield name
 
     @abc.abstractmethod
     def repository_exists(self, name: str) -> bool: ...

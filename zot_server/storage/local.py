@@ -174,13 +174,43 @@ class LocalStorage(Storage):
 
     # -- repositories -------------------------------------------------------------------------
     def repositories(self) -> list[str]:
-        found: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            if "index.json" in filenames and "oci-layout" in filenames:
-                found.append(os.path.relpath(dirpath, self.root))
-            # Never descend into blobs, staging or metadata; nested repositories remain.
-            dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "blobs"]
-        return sorted(found)
+        return list(self.repositories_after(None))
+
+    def repositories_after(self, last: str | None) -> Iterator[str]:
+        """Walk the root in the names' sorted order, skipping unread every folder whose names
+        all sort at or before ``last``: a catalog page reads what it lists, not the whole root
+        (10,000 repositories, 11 pages: each page walked them all before)."""
+        return self._walk_sorted("", last)
+
+    def _walk_sorted(self, prefix: str, last: str | None) -> Iterator[str]:
+        try:
+            with os.scandir(os.path.join(self.root, prefix) if prefix else self.root) as it:
+                # Never blobs, staging or metadata; nested repositories remain.
+                children = [
+                    e.name
+                    for e in it
+                    if e.name[0] != "." and e.name != "blobs" and e.is_dir(follow_symlinks=False)
+                ]
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return
+        # A folder stands for two ranges of names: its own ("a") and those beneath it ("a/...");
+        # sorting both keys together yields full names in plain string order ("a", "a-b", "a/b").
+        keys = sorted(
+            [(prefix + c, False) for c in children] + [(prefix + c + "/", True) for c in children]
+        )
+        for key, beneath in keys:
+            if not beneath:
+                if (last is None or key > last) and self._is_layout(key):
+                    yield key
+            elif last is None or key > last or last.startswith(key):
+                yield from self._walk_sorted(key, last)
+            # else: every name beneath sorts before ``last``: not read at all
+
+    def _is_layout(self, name: str) -> bool:
+        path = os.path.join(self.root, name)
+        return os.path.isfile(os.path.join(path, "index.json")) and os.path.isfile(
+            os.path.join(path, "oci-layout")
+        )
 
     def repository_exists(self, name: str) -> bool:
         return os.path.isfile(os.path.join(self._repo(name), "index.json"))
