@@ -78,6 +78,7 @@ class Server:
     process: subprocess.Popen | None = None
     startup: float = 0.0
     log: Path | None = None
+    config: dict | None = None  # zot-server: a zot config file's other keys (storage.commit)
 
     @property
     def url(self) -> str:
@@ -92,6 +93,11 @@ class Server:
                 "--workers", str(self.workers),
             ]  # fmt: skip
             env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+            if self.config is not None:
+                path = self.root.parent / f"{self.root.name}.json"
+                storage = {"rootDirectory": str(self.root), **self.config.get("storage", {})}
+                path.write_text(json.dumps({**self.config, "storage": storage}))
+                cmd += ["--config", str(path)]
         else:
             config = self.root.parent / f"{self.root.name}.yml"
             config.write_text(DIST_CONFIG.format(root=self.root, port=self.port))
@@ -365,6 +371,20 @@ def zb_figures(server: Server, tests: list[Test], requests: int, concurrency: in
             out.notes.append(f"{test.name}: {result.errors} errors {result.error_samples[:1]}")
 
 
+def no_commit_figure(server: Server, test: Test, args, out: Round) -> None:
+    """zb Push Monolith 1MB against zot-server with ``storage.commit: false`` (no fsync)."""
+    server.start()
+    try:
+        probe = Round("zot-server")
+        zb_figures(server, [test], args.zb_requests, args.concurrency, probe)
+    finally:
+        server.stop()
+        os.sync()
+    for name, value in probe.figures.items():
+        out.figures[f"{name}, storage.commit false"] = value
+    out.notes.extend(probe.notes)
+
+
 def seed_catalog(server: Server, count: int) -> None:
     """Push one image, then give it ``count`` names by hard-linking its repository directory.
 
@@ -474,7 +494,13 @@ def main(argv: list[str] | None = None) -> int:
         servers = {
             kind: Server(kind, work / kind.replace("-", "_"), cpus, args.cores) for kind in kinds
         }
-        for server in servers.values():
+        if "zot-server" in kinds:
+            servers["no-commit"] = Server(
+                "zot-server", work / "zot_no_commit", cpus, args.cores,
+                config={"storage": {"commit": False}},
+            )  # fmt: skip
+        for kind in kinds:
+            server = servers[kind]
             server.start()
             seed_catalog(server, args.catalog)
             server.stop()
@@ -485,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
                 server = servers[kind]
                 out = Round(kind)
                 print(f"round {number + 1}: {kind}", file=sys.stderr, flush=True)
+                if kind == "zot-server":  # like for like: distribution fsyncs nothing
+                    no_commit_figure(servers["no-commit"], zb_tests[0], args, out)
                 out.figures["start-up to first 200 s"] = server.start()
                 try:
                     zb_figures(server, zb_tests, args.zb_requests, args.concurrency, out)
@@ -528,6 +556,12 @@ def summarize(rounds: list[Round], kinds: list[str], bounds: dict[str, float]) -
             row[kind] = statistics.median(values) if values else None
             row[f"{kind} rounds"] = values
         zot, dist = row.get("zot-server"), row.get("distribution")
+        if name.endswith(", storage.commit false"):  # against distribution's own figure
+            base = name.removesuffix(", storage.commit false")
+            values = [
+                r.figures[base] for r in rounds if r.kind == "distribution" and base in r.figures
+            ]
+            dist = statistics.median(values) if values else None
         row["ratio"] = zot / dist if zot is not None and dist else None
         summary[name] = row
     return summary

@@ -84,6 +84,25 @@ def test_settings_follow_the_file_and_flags_override_it(tmp_path):
     assert (settings.root, settings.address, settings.port) == ("/elsewhere", "127.0.0.2", 9999)
 
 
+def test_storage_commit_turns_fsync_off_only_when_false(tmp_path):
+    doc = _full_doc(tmp_path)
+    path = tmp_path / "config.json"
+
+    def fsync_for(doc) -> bool:
+        path.write_text(json.dumps(doc))
+        args = Namespace(config=str(path), root=None, address=None, port=None, workers=None)
+        return settings_from_args(args).fsync
+
+    assert fsync_for(doc) is True  # zot defaults commit to false; this server to durable
+    doc["storage"]["commit"] = False
+    assert fsync_for(doc) is False
+    doc["storage"]["commit"] = True
+    assert fsync_for(doc) is True
+    doc["storage"]["commit"] = "yes"
+    path.write_text(json.dumps(doc))
+    assert verify(path).returncode != 0  # a boolean, as in zot
+
+
 def test_retention_delay_and_registry_wide_delete_untagged(tmp_path):
     doc = _full_doc(tmp_path)
     doc["storage"]["retention"] = {"delay": "90m", "policies": [

@@ -80,6 +80,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "properties": {
                 "rootDirectory": {**_str("a directory path"), "minLength": 1},
                 "dedupe": _bool("true or false"),
+                "commit": _bool("true or false"),
                 "gc": _bool("true or false"),
                 "gcDelay": _DURATION,
                 "gcInterval": _DURATION,
@@ -407,6 +408,8 @@ def settings_from_document(doc: dict[str, Any]) -> Settings:
     settings.root = storage.get("rootDirectory", settings.root)
     if "dedupe" in storage:
         settings.dedupe = storage["dedupe"]
+    if "commit" in storage:  # zot's name for fsync on every write; on here unless set false
+        settings.fsync = storage["commit"]
     if "gc" in storage:
         settings.gc = storage["gc"]
     if "gcDelay" in storage:
