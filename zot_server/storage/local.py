@@ -482,6 +482,8 @@ class LocalStorage(Storage):
             return cached[1]
         with open(path, "rb") as f:
             manifests = json.load(f).get("manifests", [])
+        if len(self._index_cache) >= 8192:  # one entry per repository read: keep it bounded
+            self._index_cache.clear()
         self._index_cache[repo] = (key, manifests)
         return manifests
 
