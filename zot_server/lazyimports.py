@@ -47,7 +47,8 @@ def _deferred_class(module: str, name: str) -> type:
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         return getattr(_load(module), name)(*args, **kwargs)
 
-    return type(name, (), {"__new__": __new__, "__module__": module, "__doc__": __doc__})
+    doc = f"Stand-in for {module}.{name} (zot_server.lazyimports); calling it loads the module."
+    return type(name, (), {"__new__": __new__, "__module__": module, "__doc__": doc})
 
 
 def _find(name: str) -> importlib.machinery.ModuleSpec | None:

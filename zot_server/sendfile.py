@@ -26,7 +26,11 @@ from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 EXTENSION = "http.response.zerocopysend"
 STALL = 60.0  # seconds a client may take no bytes at all before its connection is closed
-_POOL = ThreadPoolExecutor(16, thread_name_prefix="zot-sendfile")
+# Large bodies still being sent at once, per worker; one more waits for a free thread. A thread
+# holds a body only while its client reads (or for STALL seconds if it stops): 64 readers that
+# stall together delay the next large pull of that worker by up to STALL.
+SENDERS = 64
+_POOL = ThreadPoolExecutor(SENDERS, thread_name_prefix="zot-sendfile")
 
 
 class _Stalled(Exception):
